@@ -1,0 +1,41 @@
+"""Connection pool whose jsonb values keep decimals exact."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import simplejson
+
+
+def dumps(value: Any) -> str:
+    return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    return simplejson.loads(text, use_decimal=True, allow_nan=False)
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, encoder=dumps, decoder=loads, schema="pg_catalog")
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 2, max_size: int = 10, command_timeout: float = 30.0
+) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        init=init_connection,
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    await init_connection(conn)
+    return conn

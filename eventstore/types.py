@@ -1,0 +1,81 @@
+"""Plain values that go in and come out of the event store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventstore.errors import InvalidCursor
+
+JsonObject = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    type: str
+    data: Mapping[str, Any]
+    schema_version: int = 1
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    event_id: UUID = field(default_factory=uuid4)
+
+
+@dataclass(frozen=True)
+class StreamWrite:
+    """Events for one stream, valid only if the stream is at `expected_version` (0: new)."""
+
+    account_id: str
+    stream_id: str
+    expected_version: int
+    events: Sequence[NewEvent]
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    position: int
+    tx: int
+    event_id: UUID
+    account_id: str
+    stream_id: str
+    version: int
+    type: str
+    schema_version: int
+    data: JsonObject
+    metadata: JsonObject
+    recorded_at: datetime
+
+    @property
+    def cursor(self) -> FeedCursor:
+        return FeedCursor(self.tx, self.position)
+
+
+@dataclass(frozen=True, order=True)
+class FeedCursor:
+    """A place in the commit-ordered feed: (transaction id, position)."""
+
+    tx: int
+    position: int
+
+    def encode(self) -> str:
+        return f"{self.tx}-{self.position}"
+
+    @classmethod
+    def decode(cls, text: str) -> FeedCursor:
+        try:
+            tx, position = (int(part) for part in text.split("-"))
+        except ValueError:
+            raise InvalidCursor(f"not a feed cursor: {text!r}") from None
+        if tx < 0 or position < 0:
+            raise InvalidCursor(f"not a feed cursor: {text!r}")
+        return cls(tx, position)
+
+
+START = FeedCursor(0, 0)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    events: list[RecordedEvent]
+    cursor: FeedCursor

@@ -1,0 +1,37 @@
+"""Configuration from the environment (see README: Configuration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="PostgreSQL DSN; unset: run an embedded cluster in DATA_DIR"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: Path = Path(".data")
+    log_format: Literal["json", "console"] = "console"
+    log_level: str = "info"
+
+    jwt_secret: str | None = Field(default=None, description="HS256 key for access tokens")
+    jwt_public_key_file: Path | None = Field(
+        default=None, description="PEM public key or JWKS file for RS256 tokens"
+    )
+    jwt_audience: str = "accounting-api"
+    jwt_issuer: str | None = None
+
+    db_pool_min: int = 2
+    db_pool_max: int = 10
+    db_command_timeout: float = 30.0
+    request_timeout: float = 30.0
+    max_body_bytes: int = 1024 * 1024
+    export_conflict_retries: int = 10
+    demo_account: str = "acct_demo"
