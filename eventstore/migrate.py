@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import asyncpg
+from eventstore.types import Conn
 
 # Any fixed number: serialises concurrent migrators (two service processes starting at once).
 _LOCK_KEY = 7_361_204_118
@@ -31,9 +31,7 @@ def bundled_migrations() -> list[Migration]:
     return sorted(found, key=lambda m: m.number)
 
 
-async def migrate(
-    conn: asyncpg.Connection, migrations: Sequence[Migration] | None = None
-) -> list[str]:
+async def migrate(conn: Conn, migrations: Sequence[Migration] | None = None) -> list[str]:
     """Apply pending migrations in order; return the names applied now."""
     todo = bundled_migrations() if migrations is None else list(migrations)
     applied_now: list[str] = []

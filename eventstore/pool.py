@@ -7,6 +7,8 @@ from typing import Any
 import asyncpg
 import simplejson
 
+from eventstore.types import Conn
+
 
 def dumps(value: Any) -> str:
     return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
@@ -16,7 +18,7 @@ def loads(text: str | bytes) -> Any:
     return simplejson.loads(text, use_decimal=True, allow_nan=False)
 
 
-async def init_connection(conn: asyncpg.Connection) -> None:
+async def init_connection(conn: Conn) -> None:
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, encoder=dumps, decoder=loads, schema="pg_catalog")
 

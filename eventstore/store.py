@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from eventstore.errors import ConcurrencyConflict
-from eventstore.types import START, FeedCursor, FeedPage, NewEvent, RecordedEvent, StreamWrite
+from eventstore.types import START, Conn, FeedCursor, FeedPage, NewEvent, RecordedEvent, StreamWrite
 
 # One statement for any batch. The first event of each stream must follow an existing
 # version (or be version 1); the unique (account_id, stream_id, version) key catches
@@ -82,7 +82,7 @@ def _row(write: StreamWrite, event: NewEvent, offset: int) -> tuple[Any, ...]:
     )
 
 
-async def append(conn: asyncpg.Connection, writes: Sequence[StreamWrite]) -> list[RecordedEvent]:
+async def append(conn: Conn, writes: Sequence[StreamWrite]) -> list[RecordedEvent]:
     """Append events to one or many streams in one statement, all or none.
 
     Raises ConcurrencyConflict when any stream is not at its expected version.
@@ -98,7 +98,7 @@ async def append(conn: asyncpg.Connection, writes: Sequence[StreamWrite]) -> lis
 
 
 async def _append(
-    conn: asyncpg.Connection,
+    conn: Conn,
     writes: Sequence[StreamWrite],
     streams: list[tuple[str, str]],
     expected: int,
@@ -115,7 +115,7 @@ async def _append(
 
 
 async def read_stream(
-    conn: asyncpg.Connection, account_id: str, stream_id: str, after_version: int = 0
+    conn: Conn, account_id: str, stream_id: str, after_version: int = 0
 ) -> list[RecordedEvent]:
     """Every event of one stream after `after_version`, oldest first."""
     rows = await conn.fetch(_READ_STREAM, account_id, stream_id, after_version)
@@ -123,7 +123,7 @@ async def read_stream(
 
 
 async def read_all(
-    conn: asyncpg.Connection,
+    conn: Conn,
     after: FeedCursor = START,
     limit: int = 1000,
     account_id: str | None = None,

@@ -8,6 +8,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
 from eventstore.errors import InvalidCursor
 
 JsonObject = dict[str, Any]
@@ -79,3 +82,7 @@ START = FeedCursor(0, 0)
 class FeedPage:
     events: list[RecordedEvent]
     cursor: FeedCursor
+
+
+# A plain connection or one borrowed from a pool: both run the same queries.
+Conn = asyncpg.Connection | PoolConnectionProxy

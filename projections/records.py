@@ -1,0 +1,57 @@
+"""Inline projection of accounting records: the `record_state` table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from domain.records import RecordState
+from eventstore.types import Conn
+
+_LOAD = """
+SELECT state FROM record_state WHERE account_id = $1 AND record_id = ANY($2::text[])
+"""
+
+# One statement for the whole batch; created_tx is kept from the first write.
+_UPSERT = """
+INSERT INTO record_state (account_id, record_id, version, review_status, source_type, type,
+                          updated_at, state)
+SELECT $1, u.record_id, u.version, u.review_status, u.source_type, u.type, u.updated_at, u.state
+FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+            $8::jsonb[])
+     AS u(record_id, version, review_status, source_type, type, updated_at, state)
+ON CONFLICT (account_id, record_id) DO UPDATE SET
+    version = EXCLUDED.version,
+    review_status = EXCLUDED.review_status,
+    source_type = EXCLUDED.source_type,
+    type = EXCLUDED.type,
+    updated_at = EXCLUDED.updated_at,
+    state = EXCLUDED.state
+"""
+
+
+async def load_records(
+    conn: Conn, account_id: str, record_ids: Sequence[str]
+) -> dict[str, RecordState]:
+    rows = await conn.fetch(_LOAD, account_id, list(record_ids))
+    states = (RecordState.model_validate(row["state"]) for row in rows)
+    return {state.id: state for state in states}
+
+
+async def load_record(conn: Conn, account_id: str, record_id: str) -> RecordState | None:
+    return (await load_records(conn, account_id, [record_id])).get(record_id)
+
+
+async def save_records(conn: Conn, account_id: str, states: Sequence[RecordState]) -> None:
+    if not states:
+        return
+    await conn.execute(
+        _UPSERT,
+        account_id,
+        [s.id for s in states],
+        [s.version for s in states],
+        [s.review_status.value for s in states],
+        [s.content.source_type.value for s in states],
+        [s.content.type.value for s in states],
+        [s.updated_at for s in states],
+        [s.model_dump(mode="python") for s in states],
+    )

@@ -1,0 +1,3 @@
+from service.cli import cli
+
+cli(prog_name="python -m service")

@@ -1,0 +1,7 @@
+"""GET /openapi.json (placeholder until the document is written)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+routes = web.RouteTableDef()

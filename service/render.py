@@ -1,0 +1,32 @@
+"""Domain state -> the JSON objects the API answers with."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.integrations import Integration
+from domain.records import RecordState
+
+
+def record_json(state: RecordState, single_entry: bool = False) -> dict[str, Any]:
+    content = state.content.model_dump(mode="python")
+    if content["user"] is not None:
+        # The public User object has optional, non-nullable fields: omit what is unknown.
+        content["user"] = {k: v for k, v in content["user"].items() if v is not None}
+    if single_entry:
+        side = state.content.expense_side().value
+        content["line_items"] = [li for li in content["line_items"] if li["type"] == side]
+    export = state.export.model_dump(mode="python") if state.export else None
+    return {
+        "id": state.id,
+        **content,
+        "review_status": state.review_status.value,
+        "updated_at": state.model_dump(mode="python", include={"updated_at"})["updated_at"],
+        "version": state.version,
+        "export": export,
+    }
+
+
+def integration_json(integration: Integration) -> dict[str, Any]:
+    body = integration.model_dump(mode="python")
+    return {"integration_id": integration.integration_id, "id": integration.integration_id, **body}

@@ -1,0 +1,132 @@
+"""Test harness: a real PostgreSQL cluster for the session, started from the installed
+binaries (or TEST_DATABASE_URL, a server you provide), migrated once."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from service.embedded_postgres import EmbeddedPostgres
+
+from eventstore.migrate import migrate
+from eventstore.pool import connect
+from service.app import create_app
+from service.auth import ALL_SCOPES, issue_token
+from service.settings import Settings
+
+SECRET = "test-secret-that-is-long-enough-for-hs256"
+AUDIENCE = "accounting-api"
+TEMPLATE = "accounting_template"
+
+
+def _with_database(dsn: str, database: str) -> str:
+    head, _, tail = dsn.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{database}" + (f"?{tail}" if tail else "")
+
+
+@pytest.fixture(scope="session")
+def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A DSN to any database on the test server (used to create test databases)."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    cluster = EmbeddedPostgres(Path(tmp_path_factory.mktemp("pg")), database="postgres")
+    with cluster:
+        yield cluster.dsn
+
+
+@pytest.fixture(scope="session")
+async def template_dsn(server_dsn: str) -> str:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
+        await admin.execute(f"CREATE DATABASE {TEMPLATE}")
+    finally:
+        await admin.close()
+    dsn = _with_database(server_dsn, TEMPLATE)
+    conn = await connect(dsn)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return dsn
+
+
+@pytest.fixture(scope="session")
+async def shared_dsn(server_dsn: str, template_dsn: str) -> str:
+    """One migrated database shared by tests that isolate themselves by account."""
+    return await _fresh(server_dsn, "accounting_shared")
+
+
+async def _fresh(server_dsn: str, name: str) -> str:
+    admin = await asyncpg.connect(server_dsn)
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
+    finally:
+        await admin.close()
+    return _with_database(server_dsn, name)
+
+
+@pytest.fixture
+async def fresh_dsn(server_dsn: str, template_dsn: str) -> str:
+    """A new, migrated, empty database for tests that read the global log."""
+    return await _fresh(server_dsn, "t_" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture
+async def conn(fresh_dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await connect(fresh_dsn)
+    yield connection
+    await connection.close()
+
+
+@pytest.fixture
+def account() -> str:
+    return "acct_" + uuid.uuid4().hex[:10]
+
+
+def make_token(
+    account_id: str,
+    scopes: tuple[str, ...] | list[str] = ALL_SCOPES,
+    client_id: str = "test-client",
+    ttl: int = 600,
+) -> str:
+    return issue_token(
+        SECRET,
+        audience=AUDIENCE,
+        account_id=account_id,
+        scopes=scopes,
+        client_id=client_id,
+        ttl_seconds=ttl,
+    )
+
+
+def test_settings(dsn: str) -> Settings:
+    return Settings(database_url=dsn, jwt_secret=SECRET, jwt_audience=AUDIENCE, db_pool_max=60)
+
+
+@pytest.fixture
+def app(shared_dsn: str) -> web.Application:
+    return create_app(test_settings(shared_dsn))
+
+
+@pytest.fixture
+async def client(aiohttp_client: Callable[..., object], app: web.Application) -> TestClient:  # type: ignore[type-arg]
+    made = await aiohttp_client(app)  # type: ignore[operator]
+    assert isinstance(made, TestClient)
+    return made
+
+
+@pytest.fixture
+def auth(account: str) -> dict[str, str]:
+    """Headers of a caller on `account` with every scope."""
+    return {"Authorization": f"Bearer {make_token(account)}"}
