@@ -110,13 +110,12 @@ def issue_token(
 
 
 VERIFIER = web.AppKey("token_verifier", TokenVerifier)
+PRINCIPAL = web.RequestKey("principal", Principal)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def principal(request: web.Request) -> Principal:
-    found = request.get("principal")
-    assert isinstance(found, Principal), "route is not behind @requires"
-    return found
+    return request[PRINCIPAL]  # KeyError: the route is not behind @requires
 
 
 def authenticate(request: web.Request) -> Principal:
@@ -146,7 +145,7 @@ def requires(*any_of: str) -> Callable[[Handler], Handler]:
                     "The access token lacks the scope for this action.",
                     {"required_scopes": list(any_of)},
                 )
-            request["principal"] = caller
+            request[PRINCIPAL] = caller
             return await handler(request)
 
         guarded.required_scopes = any_of  # type: ignore[attr-defined]

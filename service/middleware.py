@@ -13,11 +13,12 @@ from domain.errors import DomainError
 from service.errors import HTTP_CODES, ApiError, domain_error_body, error_response
 from service.jsonio import json_response
 
+REQUEST_ID = web.RequestKey("request_id", str)
 log = structlog.get_logger("service.http")
 
 
 def request_id_of(request: web.Request) -> str:
-    return str(request.get("request_id", ""))
+    return request[REQUEST_ID] if REQUEST_ID in request else ""
 
 
 @web.middleware
@@ -25,7 +26,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     """Bind a request id to every log line of the request and return it as X-Request-Id."""
     incoming = request.headers.get("X-Request-Id", "")
     request_id = incoming if 0 < len(incoming) <= 128 else uuid.uuid4().hex
-    request["request_id"] = request_id
+    request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
     started = time.perf_counter()
