@@ -33,7 +33,7 @@ def _number_only(value: Any) -> Any:
 
 
 def _iso_z(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _to_utc(value: datetime) -> datetime:
