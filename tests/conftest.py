@@ -12,12 +12,12 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from service.embedded_postgres import EmbeddedPostgres
 
 from eventstore.migrate import migrate
 from eventstore.pool import connect
 from service.app import create_app
 from service.auth import ALL_SCOPES, issue_token
+from service.embedded_postgres import EmbeddedPostgres
 from service.settings import Settings
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
@@ -110,13 +110,13 @@ def make_token(
     )
 
 
-def test_settings(dsn: str) -> Settings:
+def settings_for(dsn: str) -> Settings:
     return Settings(database_url=dsn, jwt_secret=SECRET, jwt_audience=AUDIENCE, db_pool_max=60)
 
 
 @pytest.fixture
 def app(shared_dsn: str) -> web.Application:
-    return create_app(test_settings(shared_dsn))
+    return create_app(settings_for(shared_dsn))
 
 
 @pytest.fixture

@@ -1,0 +1,91 @@
+"""Every non-2xx answer is the contract's envelope and carries X-Request-Id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from tests.api import Client
+
+ERROR_CODES = {
+    "ACTIVE_INTEGRATION_EXISTS",
+    "FORBIDDEN",
+    "INTEGRATION_NOT_ACTIVE",
+    "INTERNAL_ERROR",
+    "INVALID_REQUEST",
+    "NOT_FOUND",
+    "UNAUTHORIZED",
+    "DUPLICATE_ACCOUNTING_RECORD_IDS",
+    "ACCOUNTING_RECORD_NOT_READY_FOR_EXPORT",
+    "VENDOR_ACCOUNT_ID_MISMATCH",
+}
+
+
+async def envelope(resp: Any, status: int, code: str) -> dict[str, Any]:
+    assert resp.status == status
+    assert resp.content_type == "application/json"
+    assert resp.headers["X-Request-Id"]
+    body: dict[str, Any] = await resp.json()
+    assert set(body) == {"error_code", "message", "details"}
+    assert body["error_code"] == code
+    assert body["error_code"] in ERROR_CODES
+    assert isinstance(body["message"], str) and body["message"]
+    return body
+
+
+async def test_unknown_path_is_404(client: Client) -> None:
+    await envelope(await client.get("/v3/nothing-here"), 404, "NOT_FOUND")
+
+
+async def test_wrong_method_is_405(client: Client, auth: dict[str, str]) -> None:
+    resp = await client.delete("/v3/accounting/integration", headers=auth)
+    await envelope(resp, 405, "INVALID_REQUEST")
+    assert "POST" in resp.headers["Allow"]
+
+
+async def test_body_too_large_is_413(client: Client, auth: dict[str, str]) -> None:
+    big = b'{"results": [' + b'{"accounting_record_id": "accr_x", "success": {}},' * 30_000 + b"]}"
+    resp = await client.post(
+        "/v3/accounting/records/export-results",
+        data=big,
+        headers=auth | {"Content-Type": "application/json"},
+    )
+    await envelope(resp, 413, "INVALID_REQUEST")
+
+
+async def test_malformed_json_and_empty_body_are_400(client: Client, auth: dict[str, str]) -> None:
+    for data in (b"{not json", b"", b'{"amount": NaN}'):
+        resp = await client.post(
+            "/v3/accounting/integration",
+            data=data,
+            headers=auth | {"Content-Type": "application/json"},
+        )
+        body = await envelope(resp, 400, "INVALID_REQUEST")
+        assert body["details"]["field"] == "body"
+
+
+async def test_unhandled_error_is_a_bare_500(aiohttp_client: Any, app: web.Application) -> None:
+    async def boom(request: web.Request) -> web.Response:
+        raise RuntimeError("SELECT secret FROM internals")
+
+    app.router.add_get("/boom", boom)
+    client: TestClient = await aiohttp_client(app)  # type: ignore[type-arg]
+    resp = await client.get("/boom", headers={"X-Request-Id": "trace-me-123"})
+    body = await envelope(resp, 500, "INTERNAL_ERROR")
+    assert resp.headers["X-Request-Id"] == "trace-me-123"
+    text = str(body)
+    assert "SELECT" not in text and "Traceback" not in text and "RuntimeError" not in text
+
+
+async def test_request_id_is_made_when_absent_and_returned_on_success(client: Client) -> None:
+    resp = await client.get("/healthz")
+    assert resp.status == 200
+    assert len(resp.headers["X-Request-Id"]) >= 16
+
+
+async def test_readiness_checks_the_database(client: Client) -> None:
+    resp = await client.get("/readyz")
+    assert resp.status == 200
+    assert await resp.json() == {"status": "ready"}
