@@ -44,7 +44,10 @@ class RecordPage:
 class _Where:
     def __init__(self, account_id: str, snapshot: str) -> None:
         self.args: list[Any] = [account_id, snapshot]
-        self.parts = ["account_id = $1", "pg_visible_in_snapshot(created_tx, $2::text::pg_snapshot)"]
+        self.parts = [
+            "account_id = $1",
+            "pg_visible_in_snapshot(created_tx, $2::text::pg_snapshot)",
+        ]
 
     def add(self, template: str, *values: Any) -> None:
         numbers = [f"${len(self.args) + i + 1}" for i in range(len(values))]

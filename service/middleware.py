@@ -18,7 +18,7 @@ log = structlog.get_logger("service.http")
 
 
 def request_id_of(request: web.Request) -> str:
-    return request[REQUEST_ID] if REQUEST_ID in request else ""
+    return str(request.get(REQUEST_ID, ""))
 
 
 @web.middleware
