@@ -19,6 +19,7 @@ from service.bulk import ImportReport, import_lines
 from service.handlers import integrations
 from service.handlers.exports import report_export_results
 from service.handlers.records import change_review_status
+from service.ids import new_integration_id
 from service.transactions import Caller
 
 VENDORS = ["Acme Corp", "Globex", "Initech", "Umbrella Supplies", "Stark Travel", "Wayne Catering"]
@@ -106,7 +107,9 @@ async def seed_demo(
             conn,
             caller,
             CreateIntegration(
-                new_integration_id="int_demo", vendor="ERP_A", vendor_account_id="demo-ledger"
+                new_integration_id=new_integration_id(),
+                vendor="ERP_A",
+                vendor_account_id="demo-ledger",
             ),
         )
         ready: list[str] = []

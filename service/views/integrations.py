@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
-
 from aiohttp import web
 
 from domain.integrations import (
@@ -17,6 +15,7 @@ from projections.integrations import list_integrations
 from service.appkeys import POOL
 from service.auth import INTEGRATION_WRITE, principal, requires
 from service.handlers.integrations import execute as execute_integration
+from service.ids import new_integration_id
 from service.jsonio import json_response
 from service.render import integration_json
 from service.schemas import CreateIntegrationBody
@@ -24,10 +23,6 @@ from service.transactions import Outcome
 from service.views.common import caller_of, execute, read_body
 
 routes = web.RouteTableDef()
-
-
-def new_integration_id() -> str:
-    return "int_" + secrets.token_hex(12)
 
 
 async def _run(request: web.Request, command: IntegrationCommand, body: object) -> web.Response:
