@@ -11,6 +11,7 @@ from eventstore.migrate import migrate
 from eventstore.pool import create_pool
 from service.appkeys import POOL, SETTINGS
 from service.auth import VERIFIER, TokenVerifier
+from service.metrics import routes as metrics_routes
 from service.middleware import error_envelope, request_context
 from service.openapi import routes as openapi_routes
 from service.settings import Settings
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_database)
     for table in (
         health.routes,
+        metrics_routes,
         openapi_routes,
         integrations.routes,
         exports.routes,

@@ -143,4 +143,3 @@ async def import_lines(
         await flush()
     report.rejected.sort(key=lambda r: r.line)
     return report
-

@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from domain.errors import DomainError
 from service.errors import HTTP_CODES, ApiError, domain_error_body, error_response
 from service.jsonio import json_response
+from service.metrics import LATENCY, REQUESTS, route_label
 
 REQUEST_ID = web.RequestKey("request_id", str)
 log = structlog.get_logger("service.http")
@@ -32,12 +33,16 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     started = time.perf_counter()
     response = await handler(request)
     response.headers["X-Request-Id"] = request_id
+    elapsed = time.perf_counter() - started
+    route = route_label(request)
+    REQUESTS.labels(request.method, route, str(response.status)).inc()
+    LATENCY.labels(request.method, route).observe(elapsed)
     log.info(
         "request",
         method=request.method,
         path=request.path,
         status=response.status,
-        ms=round((time.perf_counter() - started) * 1000, 2),
+        ms=round(elapsed * 1000, 2),
     )
     return response
 

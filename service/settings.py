@@ -31,7 +31,6 @@ class Settings(BaseSettings):
     db_pool_min: int = 2
     db_pool_max: int = 10
     db_command_timeout: float = 30.0
-    request_timeout: float = 30.0
     max_body_bytes: int = 1024 * 1024
     export_conflict_retries: int = 10
     demo_account: str = "acct_demo"

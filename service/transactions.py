@@ -15,6 +15,7 @@ from eventstore.errors import ConcurrencyConflict
 from eventstore.types import Conn
 from service import idempotency
 from service.errors import domain_error_body
+from service.metrics import CONFLICT_RETRIES
 
 log = structlog.get_logger("service.transactions")
 
@@ -63,6 +64,7 @@ async def run_command(
             async with pool.acquire() as conn, conn.transaction():
                 return await _attempt(conn, caller, work, request_hash)
         except ConcurrencyConflict as conflict:
+            CONFLICT_RETRIES.inc()
             log.info("concurrency conflict, retrying", attempt=attempt, reason=str(conflict))
     raise TooMuchContention(f"gave up after {retries} concurrency conflicts")
 

@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.api import Client
+from tests.api import Client, create_integration, export, fail, ok, ready_records
 
 ERROR_CODES = {
     "ACTIVE_INTEGRATION_EXISTS",
@@ -89,3 +89,26 @@ async def test_readiness_checks_the_database(client: Client) -> None:
     resp = await client.get("/readyz")
     assert resp.status == 200
     assert await resp.json() == {"status": "ready"}
+
+
+async def test_metrics_count_requests_and_export_outcomes(
+    client: Client, auth: dict[str, str]
+) -> None:
+    def sample(text: str, prefix: str) -> float:
+        lines = [line for line in text.splitlines() if line.startswith(prefix)]
+        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
+
+    before = await (await client.get("/metrics")).text()
+    await create_integration(client, auth)
+    good, bad = await ready_records(client, auth, 2)
+    assert (await export(client, auth, [ok(good), fail(bad)]))[0] == 200
+    after = await (await client.get("/metrics")).text()
+    success = 'export_results_recorded_total{outcome="ExportSuccess"}'
+    failure = 'export_results_recorded_total{outcome="ExportFailure"}'
+    assert sample(after, success) == sample(before, success) + 1
+    assert sample(after, failure) == sample(before, failure) + 1
+    route = (
+        'http_requests_total{method="POST",'
+        'route="/v3/accounting/records/export-results",status="200"}'
+    )
+    assert sample(after, route) >= 1

@@ -7,6 +7,7 @@ from aiohttp import web
 from eventstore.types import Conn
 from service.auth import RECORD_WRITE, requires
 from service.handlers.exports import report_export_results
+from service.metrics import EXPORT_RESULTS
 from service.schemas import ExportResultsBody
 from service.transactions import Outcome
 from service.views.common import caller_of, execute, read_body
@@ -25,4 +26,8 @@ async def export_results(request: web.Request) -> web.Response:
         updated = await report_export_results(conn, caller, command)
         return Outcome(200, {"updated_accounting_record_ids": updated})
 
-    return await execute(request, work, raw)
+    response = await execute(request, work, raw)
+    if response.status == 200 and "Idempotent-Replayed" not in response.headers:
+        for item in command.results:  # counted once committed, never for a replay
+            EXPORT_RESULTS.labels(type(item.outcome).__name__).inc()
+    return response
