@@ -32,6 +32,8 @@ async def create_pool(
         max_size=max_size,
         command_timeout=command_timeout,
         init=init_connection,
+        # One forgotten open transaction would hold back the gap-safe feed for everyone.
+        server_settings={"idle_in_transaction_session_timeout": "60s"},
     )
     assert pool is not None
     return pool

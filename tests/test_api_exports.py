@@ -294,3 +294,16 @@ async def test_statement_count_does_not_grow_with_the_batch(
     small, large = await statements_for(2), await statements_for(40)
     assert small == large
     assert large <= 5
+
+
+async def test_unknown_fields_are_ignored(client: Client, auth: dict[str, str]) -> None:
+    await create_integration(client, auth)
+    (rid,) = await ready_records(client, auth, 1)
+    item = ok(rid) | {"exported_by": "erp-bot", "success": {"reference_id": "R", "extra": 1}}
+    resp = await client.post(
+        "/v3/accounting/records/export-results",
+        json={"results": [item], "batch_label": "nightly"},
+        headers=auth,
+    )
+    assert resp.status == 200
+    assert (await get(client, auth, rid))["export"]["reference_id"] == "R"
