@@ -31,19 +31,10 @@ class CreateIntegrationBody(Body):
     vendor_account_id: NonEmpty
 
 
-class SuccessBody(Body):
-    reference_id: StrictStr | None = None
-    deep_link_url: StrictStr | None = None
-
-
-class FailureBody(Body):
-    error_message: NonEmpty
-
-
 class ExportResultItem(Body):
     accounting_record_id: NonEmpty
-    success: SuccessBody | None = None
-    failure: FailureBody | None = None
+    success: ExportSuccess | None = None
+    failure: ExportFailure | None = None
 
     @model_validator(mode="after")
     def exactly_one_outcome(self) -> ExportResultItem:
@@ -60,9 +51,7 @@ class ExportResultsBody(Body):
             results=tuple(
                 ExportResult(
                     accounting_record_id=item.accounting_record_id,
-                    outcome=ExportSuccess(**item.success.model_dump())
-                    if item.success is not None
-                    else ExportFailure(**item.failure.model_dump()),  # type: ignore[union-attr]
+                    outcome=item.success or item.failure,  # exactly one is set
                 )
                 for item in self.results
             )

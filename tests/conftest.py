@@ -43,15 +43,21 @@ def server_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield cluster.dsn
 
 
-@pytest.fixture(scope="session")
-async def template_dsn(server_dsn: str) -> str:
+async def _recreate(server_dsn: str, name: str, template: str | None = None) -> str:
     admin = await asyncpg.connect(server_dsn)
     try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {TEMPLATE}")
-        await admin.execute(f"CREATE DATABASE {TEMPLATE}")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+        await admin.execute(
+            f"CREATE DATABASE {name}" + (f" TEMPLATE {template}" if template else "")
+        )
     finally:
         await admin.close()
-    dsn = _with_database(server_dsn, TEMPLATE)
+    return _with_database(server_dsn, name)
+
+
+@pytest.fixture(scope="session")
+async def template_dsn(server_dsn: str) -> str:
+    dsn = await _recreate(server_dsn, TEMPLATE)
     conn = await connect(dsn)
     try:
         await migrate(conn)
@@ -63,23 +69,13 @@ async def template_dsn(server_dsn: str) -> str:
 @pytest.fixture(scope="session")
 async def shared_dsn(server_dsn: str, template_dsn: str) -> str:
     """One migrated database shared by tests that isolate themselves by account."""
-    return await _fresh(server_dsn, "accounting_shared")
-
-
-async def _fresh(server_dsn: str, name: str) -> str:
-    admin = await asyncpg.connect(server_dsn)
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {name}")
-        await admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
-    finally:
-        await admin.close()
-    return _with_database(server_dsn, name)
+    return await _recreate(server_dsn, "accounting_shared", TEMPLATE)
 
 
 @pytest.fixture
 async def fresh_dsn(server_dsn: str, template_dsn: str) -> str:
     """A new, migrated, empty database for tests that read the global log."""
-    return await _fresh(server_dsn, "t_" + uuid.uuid4().hex[:12])
+    return await _recreate(server_dsn, "t_" + uuid.uuid4().hex[:12], TEMPLATE)
 
 
 @pytest.fixture
