@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -19,6 +20,7 @@ from service.app import create_app
 from service.auth import ALL_SCOPES, issue_token
 from service.embedded_postgres import EmbeddedPostgres
 from service.settings import Settings
+from tests.openapi_check import answer_problems
 
 SECRET = "test-secret-that-is-long-enough-for-hs256"
 AUDIENCE = "accounting-api"
@@ -110,9 +112,46 @@ def settings_for(dsn: str) -> Settings:
     return Settings(database_url=dsn, jwt_secret=SECRET, jwt_audience=AUDIENCE, db_pool_max=60)
 
 
+@dataclass(frozen=True)
+class Answer:
+    method: str
+    path_template: str | None
+    status: int
+    content_type: str
+    body: bytes
+
+
+ANSWERS = web.AppKey("answers", list[Answer])
+
+
+async def _keep_answer(request: web.Request, response: web.StreamResponse) -> None:
+    resource = request.match_info.route.resource
+    body = response.body if isinstance(response, web.Response) else b""
+    request.app[ANSWERS].append(
+        Answer(
+            request.method,
+            resource.canonical if resource is not None else None,
+            response.status,
+            response.content_type,
+            body if isinstance(body, bytes) else b"",
+        )
+    )
+
+
 @pytest.fixture
-def app(shared_dsn: str) -> web.Application:
-    return create_app(settings_for(shared_dsn))
+def app(shared_dsn: str) -> Iterator[web.Application]:
+    """The service on the shared database. Every answer it gives during the test, as sent,
+    is checked against our OpenAPI document and the public one."""
+    application = create_app(settings_for(shared_dsn))
+    application[ANSWERS] = []
+    application.on_response_prepare.append(_keep_answer)
+    yield application
+    found = [
+        f"{a.method} {a.path_template} -> {a.status}: {problem}"
+        for a in application[ANSWERS]
+        for problem in answer_problems(a.method, a.path_template, a.status, a.content_type, a.body)
+    ]
+    assert not found, "answers that break the OpenAPI documents:\n" + "\n".join(found)
 
 
 @pytest.fixture
