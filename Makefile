@@ -25,13 +25,19 @@ run: install
 	$(BIN)/python -m service serve
 
 lint: install-dev
-	$(BIN)/ruff check $(PACKAGES) tests
+	$(BIN)/ruff check $(PACKAGES) tests bench
+	$(BIN)/ruff format --check $(PACKAGES) tests bench
 
 types: install-dev
-	$(BIN)/mypy --strict $(PACKAGES)
+	$(BIN)/mypy --strict $(PACKAGES) bench
 
 test: lint types
 	$(BIN)/python -m pytest
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+
+# Figures beside a raw-PostgreSQL baseline (prints only; DATABASE_URL or an embedded cluster).
+.PHONY: bench
+bench: install
+	$(BIN)/python -m bench.run
