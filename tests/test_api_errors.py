@@ -8,19 +8,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from tests.api import Client, create_integration, export, fail, ok, ready_records
-
-ERROR_CODES = {
-    "ACTIVE_INTEGRATION_EXISTS",
-    "FORBIDDEN",
-    "INTEGRATION_NOT_ACTIVE",
-    "INTERNAL_ERROR",
-    "INVALID_REQUEST",
-    "NOT_FOUND",
-    "UNAUTHORIZED",
-    "DUPLICATE_ACCOUNTING_RECORD_IDS",
-    "ACCOUNTING_RECORD_NOT_READY_FOR_EXPORT",
-    "VENDOR_ACCOUNT_ID_MISMATCH",
-}
+from tests.contract import ERROR_CODES
 
 
 async def envelope(resp: Any, status: int, code: str) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from service.openapi import openapi_document, openapi_json
 from service.render import integration_json, record_json
 from service.schemas import ExportResultsBody
 from service.settings import Settings
+from tests.contract import ERROR_CODES
 from tests.factories import record_body
 from tests.openapi_check import (
     answer_problems,
@@ -33,18 +34,6 @@ from tests.openapi_check import (
 )
 
 METHODS = ("get", "put", "post", "delete", "patch", "options", "head", "trace")
-CONTRACT_ERROR_CODES = [
-    "ACTIVE_INTEGRATION_EXISTS",
-    "FORBIDDEN",
-    "INTEGRATION_NOT_ACTIVE",
-    "INTERNAL_ERROR",
-    "INVALID_REQUEST",
-    "NOT_FOUND",
-    "UNAUTHORIZED",
-    "DUPLICATE_ACCOUNTING_RECORD_IDS",
-    "ACCOUNTING_RECORD_NOT_READY_FOR_EXPORT",
-    "VENDOR_ACCOUNT_ID_MISMATCH",
-]
 PUBLIC_OPERATIONS = {
     ("post", "/v3/accounting/integration"): "createIntegration",
     ("post", "/v3/accounting/integration/{integration_id}/disconnect"): "disconnectIntegration",
@@ -227,10 +216,10 @@ def test_every_answer_carries_its_headers_and_errors_use_the_envelope() -> None:
 
 def test_error_codes_are_exactly_the_contract_s() -> None:
     schema = DOC["components"]["schemas"]["ErrorResponse"]
-    assert schema["properties"]["error_code"]["enum"] == CONTRACT_ERROR_CODES
+    assert schema["properties"]["error_code"]["enum"] == ERROR_CODES
     assert schema["required"] == ["error_code", "message", "details"]
     used = {cls.error_code for cls in _subclasses(domain.DomainError)} | set(HTTP_CODES.values())
-    assert used <= set(CONTRACT_ERROR_CODES)
+    assert used <= set(ERROR_CODES)
 
 
 def _subclasses(cls: type[domain.DomainError]) -> set[type[domain.DomainError]]:
