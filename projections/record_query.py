@@ -1,19 +1,27 @@
 """Filtered, keyset-paginated reads of `record_state` (GET /v3/accounting/records).
 
-Pages are ordered by (updated_at, record_id). The first page takes a snapshot of which
-transactions had committed; every later page of the same cursor chain only shows rows
-created by those transactions, so records inserted while a client pages never shift the
-pages it has not read yet (no skip, no repeat).
+Pages are ordered by (updated_at, record_id). Every page of one cursor chain shows the
+records as they stood at the first page's snapshot of committed transactions: a record
+created later is left out, and a record written later is shown as it was then, folded
+from the events that snapshot sees. Whatever is written while a client pages, no record is
+skipped or repeated and total_count holds; the next paging run sees the new states.
+
+Rows untouched since the snapshot come from record_state through its index; the few
+written since are re-folded from the log with the same `evolve` as the inline projection,
+and go through the same SQL filter and order as the rest.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import groupby
 from typing import Any
 
+from domain import records
 from domain.records import RecordState
 from eventstore.types import Conn
+from projections.codecs import RECORDS
 
 
 @dataclass(frozen=True)
@@ -29,9 +37,12 @@ class RecordFilter:
 
 @dataclass(frozen=True)
 class PagePosition:
+    """Where the next page starts. The snapshot, and so the total, is the first page's."""
+
     snapshot: str
-    updated_at: datetime | None = None
-    record_id: str | None = None
+    total_count: int
+    updated_at: datetime
+    record_id: str
 
 
 @dataclass(frozen=True)
@@ -41,13 +52,54 @@ class RecordPage:
     next_position: PagePosition | None
 
 
+# Events, visible in the snapshot, of the records that existed then but were written since.
+_WRITTEN_SINCE = """
+SELECT e.stream_id, e.type, e.schema_version, e.data, e.recorded_at
+FROM record_state r
+JOIN events e ON e.account_id = r.account_id AND e.stream_id = (r.record_id COLLATE "default")
+WHERE r.account_id = $1
+  AND r.last_tx >= pg_snapshot_xmin($2::text::pg_snapshot)
+  AND NOT pg_visible_in_snapshot(r.last_tx, $2::text::pg_snapshot)
+  AND pg_visible_in_snapshot(r.created_tx, $2::text::pg_snapshot)
+  AND pg_visible_in_snapshot(e.tx, $2::text::pg_snapshot)
+ORDER BY e.stream_id, e.version
+"""
+
+# Records as of the snapshot, in two parts that take the same filter: rows untouched since
+# then, and the re-folded ones ($3..$6). Each part is ordered and limited on its own, so
+# that the first walks its index and stops early.
+_UNTOUCHED = """
+SELECT record_id, updated_at, review_status, source_type, state FROM record_state
+WHERE account_id = $1 AND pg_visible_in_snapshot(last_tx, $2::text::pg_snapshot)
+"""
+_REFOLDED = """
+SELECT record_id COLLATE "C" AS record_id, updated_at, review_status, source_type,
+       NULL::jsonb AS state
+FROM unnest($3::text[], $4::timestamptz[], $5::text[], $6::text[])
+     AS r(record_id, updated_at, review_status, source_type)
+"""
+
+
+def _count_sql(where: str) -> str:
+    return " + ".join(
+        f"(SELECT count(*) FROM ({part}) AS records_then WHERE {where})"
+        for part in (_UNTOUCHED, _REFOLDED)
+    )
+
+
+def _page_sql(where: str, rows: int) -> str:
+    order = f"ORDER BY updated_at, record_id LIMIT {int(rows)}"
+    parts = " UNION ALL ".join(
+        f"(SELECT record_id, updated_at, state FROM ({part}) AS records_then WHERE {where} {order})"
+        for part in (_UNTOUCHED, _REFOLDED)
+    )
+    return f"{parts} {order}"
+
+
 class _Where:
-    def __init__(self, account_id: str, snapshot: str) -> None:
-        self.args: list[Any] = [account_id, snapshot]
-        self.parts = [
-            "account_id = $1",
-            "pg_visible_in_snapshot(created_tx, $2::text::pg_snapshot)",
-        ]
+    def __init__(self, args: list[Any]) -> None:
+        self.args = args
+        self.parts = ["true"]
 
     def add(self, template: str, *values: Any) -> None:
         numbers = [f"${len(self.args) + i + 1}" for i in range(len(values))]
@@ -59,8 +111,8 @@ class _Where:
         return " AND ".join(self.parts)
 
 
-def _where(account_id: str, snapshot: str, f: RecordFilter) -> _Where:
-    where = _Where(account_id, snapshot)
+def _where(args: list[Any], f: RecordFilter) -> _Where:
+    where = _Where(args)
     if f.ids:
         where.add("record_id = ANY({}::text[])", list(f.ids))
     if f.review_status:
@@ -82,6 +134,20 @@ async def current_snapshot(conn: Conn) -> str:
     return str(await conn.fetchval("SELECT pg_current_snapshot()::text"))
 
 
+async def written_since(conn: Conn, account_id: str, snapshot: str) -> dict[str, RecordState]:
+    """The records that existed at `snapshot` but were written since, as they stood then."""
+    rows = await conn.fetch(_WRITTEN_SINCE, account_id, snapshot)
+    folded: dict[str, RecordState] = {}
+    for record_id, stream in groupby(rows, key=lambda row: str(row["stream_id"])):
+        state = records.fold(
+            (RECORDS.decode_data(r["type"], r["schema_version"], r["data"]), r["recorded_at"])
+            for r in stream
+        )
+        assert state is not None, "a record visible in the snapshot has its creation there"
+        folded[record_id] = state
+    return folded
+
+
 async def query_records(
     conn: Conn,
     account_id: str,
@@ -89,19 +155,42 @@ async def query_records(
     position: PagePosition | None,
     limit: int,
 ) -> RecordPage:
+    # One snapshot for every statement: a write committing between them would otherwise hide
+    # a record from both the re-folded and the untouched side.
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        return await _page(conn, account_id, filters, position, limit)
+
+
+async def _page(
+    conn: Conn,
+    account_id: str,
+    filters: RecordFilter,
+    position: PagePosition | None,
+    limit: int,
+) -> RecordPage:
     snapshot = position.snapshot if position else await current_snapshot(conn)
-    where = _where(account_id, snapshot, filters)
-    total = await conn.fetchval(f"SELECT count(*) FROM record_state WHERE {where.sql}", *where.args)
-    if position and position.updated_at is not None:
+    then = await written_since(conn, account_id, snapshot)
+    args: list[Any] = [
+        account_id,
+        snapshot,
+        list(then),
+        [s.updated_at for s in then.values()],
+        [s.review_status.value for s in then.values()],
+        [s.content.source_type.value for s in then.values()],
+    ]
+    where = _where(args, filters)
+    if position is None:
+        total = int(await conn.fetchval(f"SELECT {_count_sql(where.sql)}", *args))
+    else:
+        total = position.total_count
         where.add("(updated_at, record_id) > ({}, {})", position.updated_at, position.record_id)
-    rows = await conn.fetch(
-        f"SELECT state, updated_at, record_id FROM record_state WHERE {where.sql}"
-        f" ORDER BY updated_at, record_id LIMIT {int(limit) + 1}",
-        *where.args,
-    )
-    items = [RecordState.model_validate(row["state"]) for row in rows[:limit]]
+    rows = await conn.fetch(_page_sql(where.sql, limit + 1), *args)
+    items = [
+        then[row["record_id"]] if row["state"] is None else RecordState.model_validate(row["state"])
+        for row in rows[:limit]
+    ]
     next_position = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_position = PagePosition(snapshot, last["updated_at"], last["record_id"])
-    return RecordPage(items, int(total), next_position)
+        next_position = PagePosition(snapshot, total, last["updated_at"], last["record_id"])
+    return RecordPage(items, total, next_position)

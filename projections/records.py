@@ -11,7 +11,8 @@ _LOAD = """
 SELECT state FROM record_state WHERE account_id = $1 AND record_id = ANY($2::text[])
 """
 
-# One statement for the whole batch; created_tx is kept from the first write.
+# One statement for the whole batch; created_tx is kept from the first write, last_tx names
+# this transaction (see projections.record_query).
 _UPSERT = """
 INSERT INTO record_state (account_id, record_id, version, review_status, source_type, type,
                           updated_at, state)
@@ -25,7 +26,8 @@ ON CONFLICT (account_id, record_id) DO UPDATE SET
     source_type = EXCLUDED.source_type,
     type = EXCLUDED.type,
     updated_at = EXCLUDED.updated_at,
-    state = EXCLUDED.state
+    state = EXCLUDED.state,
+    last_tx = pg_current_xact_id()
 """
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -236,31 +238,51 @@ async def test_query_bad_values_are_400(client: Client, auth: dict[str, str]) ->
     assert status == 200
 
 
-async def test_paging_2500_records_with_concurrent_inserts_yields_each_once(
+async def test_paging_2500_records_under_concurrent_writes_yields_each_once_as_it_stood(
     client: Client, auth: dict[str, str], account: str
 ) -> None:
+    """While a client pages, records are inserted, revised (their updated_at jumps past the
+    cursor) and moved out of the filter, both behind and ahead of the cursor: every record
+    that matched at the first page is seen exactly once, as it stood then."""
     pool = client.server.app[POOL]  # type: ignore[union-attr]
-    lines = ((n, json.dumps({"id": f"accr_p{n:05d}", **record_body()})) for n in range(2500))
+    seeded = [f"accr_p{n:05d}" for n in range(2500)]
+    lines = ((n, json.dumps({"id": rid, **record_body()})) for n, rid in enumerate(seeded))
     report = await import_lines(pool, Caller(account, "test", "seed"), lines)
     assert report.created == 2500
     stop = asyncio.Event()
+    writes = {"inserted": 0, "revised": 0, "moved": 0}
+    moved: set[str] = set()
+    seen: list[str] = []
 
-    async def keep_inserting() -> int:
-        made = 0
+    async def revise(record_id: str) -> None:
+        await put_record(client, auth, record_id, memo=f"revised {uuid.uuid4().hex}")
+        writes["revised"] += 1
+
+    async def move(record_id: str) -> None:
+        await set_status(client, auth, record_id, "REVIEW")
+        writes["moved"] += 1
+        moved.add(record_id)
+
+    async def keep_writing(seed: int) -> None:
+        rng = random.Random(seed)
         while not stop.is_set():
             await put_record(client, auth)
-            made += 1
-        return made
+            writes["inserted"] += 1
+            await rng.choice((revise, move))(rng.choice(seeded))
 
-    writers = [asyncio.create_task(keep_inserting()) for _ in range(3)]
-    seen: list[str] = []
-    order: list[tuple[str, str]] = []
     cursor: str | None = None
     total_counts = set()
+    order: list[tuple[str, str]] = []
+    writers: list[asyncio.Task[None]] = []
     while True:
-        params = {"limit": "100"} | ({"cursor": cursor} if cursor else {})
+        params = {"limit": "100", "review_status": "PREPARE"} | (
+            {"cursor": cursor} if cursor else {}
+        )
         status, page = await query(client, auth, **params)
         assert status == 200
+        for item in page["items"]:
+            assert (item["version"], item["review_status"]) == (1, "PREPARE"), item["id"]
+            assert item["memo"] == "Business lunch"
         seen.extend(r["id"] for r in page["items"])
         order.extend((r["updated_at"], r["id"]) for r in page["items"])
         total_counts.add(page["total_count"])
@@ -268,10 +290,18 @@ async def test_paging_2500_records_with_concurrent_inserts_yields_each_once(
             assert page["next_cursor"] is None
             break
         cursor = page["next_cursor"]
+        if not writers:
+            writers = [asyncio.create_task(keep_writing(n)) for n in range(3)]
+        # Surely both sides of the cursor: one record already read, one not yet read.
+        ahead = next(rid for rid in reversed(seeded) if rid not in seen)
+        await revise(seen[0])
+        await move(ahead)
     stop.set()
-    inserted = sum(await asyncio.gather(*writers))
-    assert inserted > 0
-    assert len(seen) == len(set(seen))
-    assert {f"accr_p{n:05d}" for n in range(2500)} <= set(seen)
-    assert total_counts == {len(seen)}
+    await asyncio.gather(*writers)
+    assert writes["inserted"] > 0 and writes["revised"] > 24 and writes["moved"] > 24
+    assert sorted(seen) == seeded  # each exactly once, nothing inserted later
+    assert total_counts == {2500}
     assert order == sorted(order)  # updated_at, then id
+    _, now = await query(client, auth, review_status="PREPARE", limit="1")
+    # A new paging run sees today's records.
+    assert now["total_count"] == 2500 - len(moved) + writes["inserted"]

@@ -102,6 +102,23 @@ async def test_reader_never_skips_an_event_committed_late(fresh_dsn: str) -> Non
             await c.close()
 
 
+async def test_a_stream_s_times_follow_its_versions(fresh_dsn: str) -> None:
+    """A transaction that began before another appended to the stream still records its
+    later version at a later time (an event takes its insert's time, not its transaction's)."""
+    early = await connect(fresh_dsn)
+    other = await connect(fresh_dsn)
+    try:
+        async with early.transaction():
+            began = await early.fetchval("SELECT now()")
+            await asyncio.sleep(0.05)
+            (first,) = await append(other, [write("s", 0, ev(1))])
+            (second,) = await append(early, [write("s", 1, ev(2))])
+        assert began < first.recorded_at < second.recorded_at
+    finally:
+        await early.close()
+        await other.close()
+
+
 async def test_read_all_pages_in_order_and_filters_by_account(conn: asyncpg.Connection) -> None:
     for i in range(5):
         await append(conn, [write(f"s{i}", 0, ev(i), account="a1" if i % 2 == 0 else "a2")])

@@ -12,8 +12,8 @@ from domain.integrations import (
 )
 from eventstore.store import append, read_stream
 from eventstore.types import Conn, StreamWrite
+from projections.codecs import INTEGRATIONS
 from projections.integrations import save_integrations
-from service.codecs import INTEGRATIONS
 from service.transactions import Caller
 
 

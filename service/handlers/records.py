@@ -9,8 +9,8 @@ from domain import records
 from domain.records import RecordEvent, RecordState
 from eventstore.store import append, read_stream
 from eventstore.types import Conn, StreamWrite
+from projections.codecs import RECORDS
 from projections.records import load_record, save_records
-from service.codecs import RECORDS
 from service.transactions import Caller
 
 Change = tuple[str, RecordState | None, Sequence[RecordEvent]]

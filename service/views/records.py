@@ -84,9 +84,9 @@ def _limit(query: MultiMapping[str]) -> int:
 
 
 def encode_cursor(position: PagePosition) -> str:
-    assert position.updated_at is not None
     payload = {
         "s": position.snapshot,
+        "n": position.total_count,
         "u": position.updated_at.isoformat(),
         "i": position.record_id,
     }
@@ -98,11 +98,13 @@ def decode_cursor(text: str) -> PagePosition:
         payload: dict[str, Any] = simplejson.loads(
             base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
         )
-        return PagePosition(
-            snapshot=str(payload["s"]),
-            updated_at=datetime.fromisoformat(payload["u"]),
-            record_id=str(payload["i"]),
-        )
+        total = payload["n"]
+        if not isinstance(total, int) or total < 0:
+            raise ValueError("total")
+        updated_at = datetime.fromisoformat(payload["u"])
+        if updated_at.tzinfo is None:
+            raise ValueError("updated_at")
+        return PagePosition(str(payload["s"]), total, updated_at, str(payload["i"]))
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise _bad("cursor", "not a cursor returned by this API") from None
 
