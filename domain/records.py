@@ -97,10 +97,20 @@ PLATFORM_STATUSES = frozenset(
 # --- decide --------------------------------------------------------------------------
 
 
+def _platform_status(status: ReviewStatus) -> ReviewStatus:
+    if status not in PLATFORM_STATUSES:
+        raise InvalidRequest(
+            "review_status can only be set to PREPARE, REVIEW or READY_FOR_EXPORT; "
+            "EXPORTED is reached through export results.",
+            {"field": "review_status", "reason": "EXPORTED is not a platform status"},
+        )
+    return status
+
+
 def decide_put(command: PutRecord, state: RecordState | None) -> list[RecordEvent]:
     """Create the record, revise what changed, or nothing when the body is identical."""
     if state is None:
-        status = command.review_status or ReviewStatus.PREPARE
+        status = _platform_status(command.review_status or ReviewStatus.PREPARE)
         return [
             RecordCreated(
                 record_id=command.record_id, content=command.content, review_status=status
@@ -119,13 +129,7 @@ def decide_review_status(
 ) -> list[RecordEvent]:
     if state is None:
         raise NotFound(f"Accounting record {command.record_id} not found.")
-    target = command.review_status
-    if target not in PLATFORM_STATUSES:
-        raise InvalidRequest(
-            "review_status can only be set to PREPARE, REVIEW or READY_FOR_EXPORT; "
-            "EXPORTED is reached through export results.",
-            {"field": "review_status", "reason": "EXPORTED is not a platform status"},
-        )
+    target = _platform_status(command.review_status)
     if state.review_status is ReviewStatus.EXPORTED:
         raise RecordExported(state.id, "moved back")
     if state.review_status is target:

@@ -12,7 +12,7 @@ from eventstore.pool import create_pool
 from service.appkeys import POOL, SETTINGS
 from service.auth import VERIFIER, TokenVerifier
 from service.metrics import routes as metrics_routes
-from service.middleware import error_envelope, request_context
+from service.middleware import error_envelope, refuse_nul_in_url, request_context
 from service.openapi import routes as openapi_routes
 from service.settings import Settings
 from service.views import exports, health, integrations, internal, records
@@ -40,7 +40,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[request_context, error_envelope],
+        middlewares=[request_context, error_envelope, refuse_nul_in_url],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings

@@ -82,7 +82,10 @@ class TokenVerifier:
         account_id, scope = claims.get("account_id"), claims.get("scope", "")
         if not isinstance(account_id, str) or not account_id or not isinstance(scope, str):
             raise jwt.InvalidTokenError("account_id and scope claims are required")
-        return Principal(str(claims["sub"]), account_id, frozenset(scope.split()))
+        client_id = str(claims["sub"])
+        if "\x00" in account_id or "\x00" in client_id:
+            raise jwt.InvalidTokenError("claims may not contain the NUL character")
+        return Principal(client_id, account_id, frozenset(scope.split()))
 
 
 def issue_token(

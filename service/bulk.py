@@ -16,11 +16,11 @@ from eventstore.errors import ConcurrencyConflict
 from eventstore.types import Conn
 from projections.records import load_records
 from service.handlers.records import write_changes
-from service.jsonio import BodyNotJson, parse
+from service.ids import RECORD_ID_RULE, is_record_id
+from service.jsonio import BodyNotJson, nul_at, parse
 from service.schemas import PutRecordBody, validation_details
 from service.transactions import Caller
 
-RECORD_ID_PREFIX = "accr_"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 CONFLICT_RETRIES = 5
 
@@ -60,9 +60,13 @@ def parse_line(text: str) -> PutRecord:
         raise ValueError(f"not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
+    where = nul_at(data)
+    if where is not None:
+        raise ValueError(f"{where}: contains the NUL character (U+0000)")
     record_id = data.get("id")
-    if not isinstance(record_id, str) or not record_id.startswith(RECORD_ID_PREFIX):
-        raise ValueError(f"id: must be a string starting with {RECORD_ID_PREFIX}")
+    if not is_record_id(record_id):
+        raise ValueError(f"id: {RECORD_ID_RULE}")
+    assert isinstance(record_id, str)
     try:
         body = PutRecordBody.model_validate(data)
     except ValidationError as exc:

@@ -21,6 +21,27 @@ def parse(raw: bytes) -> Any:
         raise BodyNotJson(str(exc)) from None
 
 
+def nul_at(value: Any, path: str = "body") -> str | None:
+    """Where a NUL character (U+0000) stands in a parsed JSON value, key or string: PostgreSQL
+    text cannot hold it, so such input is refused rather than failing at the database."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path != "body" else str(key)
+            if "\x00" in key:
+                return where
+            found = nul_at(item, where)
+            if found:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            found = nul_at(item, f"{path}.{index}")
+            if found:
+                return found
+    return None
+
+
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:

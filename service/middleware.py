@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 
@@ -10,11 +11,19 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from domain.errors import DomainError
-from service.errors import HTTP_CODES, ApiError, domain_error_body, error_response
+from service.errors import (
+    HTTP_CODES,
+    ApiError,
+    domain_error_body,
+    error_response,
+    invalid_request,
+)
 from service.jsonio import json_response
 from service.metrics import LATENCY, REQUESTS, route_label
 
 REQUEST_ID = web.RequestKey("request_id", str)
+# A client's X-Request-Id is kept only if it is a plain token: it goes into every log line.
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 log = structlog.get_logger("service.http")
 
 
@@ -26,7 +35,7 @@ def request_id_of(request: web.Request) -> str:
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Bind a request id to every log line of the request and return it as X-Request-Id."""
     incoming = request.headers.get("X-Request-Id", "")
-    request_id = incoming if 0 < len(incoming) <= 128 else uuid.uuid4().hex
+    request_id = incoming if _PLAIN_ID.fullmatch(incoming) else uuid.uuid4().hex
     request[REQUEST_ID] = request_id
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -72,6 +81,19 @@ async def error_envelope(request: web.Request, handler: Handler) -> web.StreamRe
         return error_response(
             500, "INTERNAL_ERROR", "An unexpected error occurred. Please try again later."
         )
+
+
+@web.middleware
+async def refuse_nul_in_url(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL character (U+0000, `%00`) in the path or query cannot be stored or looked up
+    (PostgreSQL text cannot hold it): refuse it as a bad request, before any handler runs."""
+    query = request.query
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in query.items()):
+        raise invalid_request(
+            "The URL may not contain the NUL character (U+0000, %00).",
+            {"field": "url", "reason": "contains the NUL character"},
+        )
+    return await handler(request)
 
 
 def _reason(exc: web.HTTPException) -> str:

@@ -17,7 +17,7 @@ from pydantic_core import core_schema
 
 from domain.integrations import Integration
 from domain.records import ExportOutcome
-from domain.values import RecordContent
+from domain.values import RecordContent, ReviewStatus
 from service.schemas import (
     CreateIntegrationBody,
     ExportResultsBody,
@@ -254,6 +254,7 @@ def components_schemas() -> dict[str, Schema]:
     others = [name for name in integration["required"] if name != "integration_id"]
     integration["required"] = ["integration_id", "id", *others]
     schemas["AccountingRecord"] = accounting_record(schemas.pop("RecordContent"))
+    schemas["ReviewStatus"] = {"type": "string", "enum": [s.value for s in ReviewStatus]}
     schemas["AccountingRecordPage"] = obj(
         {
             "items": array(ref("AccountingRecord")),

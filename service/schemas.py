@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StrictStr,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
 from domain.exports import ExportFailure, ExportResult, ExportSuccess, ReportExportResults
+from domain.records import PLATFORM_STATUSES
 from domain.values import RecordContent, ReviewStatus
 from service.errors import invalid_request
 
@@ -58,17 +61,33 @@ class ExportResultsBody(Body):
         )
 
 
+def _platform_only(status: ReviewStatus) -> ReviewStatus:
+    if status not in PLATFORM_STATUSES:
+        raise ValueError("EXPORTED is reached only through export results")
+    return status
+
+
+# The review statuses the platform may set (EXPORTED is export-results' alone).
+PlatformStatus = Annotated[
+    ReviewStatus,
+    AfterValidator(_platform_only),
+    WithJsonSchema(
+        {"type": "string", "enum": [s.value for s in ReviewStatus if s in PLATFORM_STATUSES]}
+    ),
+]
+
+
 class PutRecordBody(RecordContent):
     """A full record as in GET, without id/version/updated_at/export."""
 
-    review_status: ReviewStatus | None = None
+    review_status: PlatformStatus | None = None
 
     def content(self) -> RecordContent:
         return RecordContent.model_validate(self.model_dump(exclude={"review_status"}))
 
 
 class ReviewStatusBody(Body):
-    review_status: ReviewStatus
+    review_status: PlatformStatus
 
 
 def validation_details(error: ValidationError) -> dict[str, Any]:

@@ -70,6 +70,8 @@ async def test_bad_signature_wrong_audience_and_missing_claims(
     )
     await assert_401(client, bearer(jwt.encode(claims(account, exp=None), SECRET, "HS256")))
     await assert_401(client, bearer(jwt.encode(claims(account, account_id=None), SECRET, "HS256")))
+    for nul in ({"account_id": "acct\x00x"}, {"sub": "client\x00x"}):
+        await assert_401(client, bearer(jwt.encode(claims(account, **nul), SECRET, "HS256")))
 
 
 async def test_alg_none_is_rejected(client: Client, account: str) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from tests.api import Client, create_integration, export, fail, ok, ready_records
+from tests.api import Client, count_events, create_integration, export, fail, ok, ready_records
 from tests.contract import ERROR_CODES
+from tests.factories import record_body
 
 
 async def envelope(resp: Any, status: int, code: str) -> dict[str, Any]:
@@ -100,3 +102,68 @@ async def test_metrics_count_requests_and_export_outcomes(
         'route="/v3/accounting/records/export-results",status="200"}'
     )
     assert sample(after, route) >= 1
+
+
+async def test_nul_characters_are_refused_as_bad_requests(
+    client: Client, auth: dict[str, str], account: str
+) -> None:
+    """PostgreSQL text cannot hold U+0000: wherever it comes in, the answer is 400 naming
+    the place, and nothing is written."""
+    json_headers = auth | {"Content-Type": "application/json"}
+
+    async def refused(resp: Any, field: str) -> None:
+        body = await envelope(resp, 400, "INVALID_REQUEST")
+        assert body["details"]["field"] == field
+
+    bad_vendor = b'{"vendor": "ERP_\\u0000A", "vendor_account_id": "l1"}'
+    await refused(
+        await client.post("/v3/accounting/integration", data=bad_vendor, headers=json_headers),
+        "vendor",
+    )
+    await create_integration(client, auth)
+    (rid,) = await ready_records(client, auth, 1)
+    before = await count_events(client, account)
+    for item, field in (
+        (
+            '{"accounting_record_id": "accr_\\u0000", "success": {}}',
+            "results.0.accounting_record_id",
+        ),
+        (
+            f'{{"accounting_record_id": "{rid}", "failure": {{"error_message": "a\\u0000"}}}}',
+            "results.0.failure.error_message",
+        ),
+        (
+            f'{{"accounting_record_id": "{rid}", "success": {{"reference_id": "r\\u0000"}}}}',
+            "results.0.success.reference_id",
+        ),
+        (
+            f'{{"accounting_record_id": "{rid}", "success": {{}}, "note\\u0000": 1}}',
+            "results.0.note\x00",
+        ),
+    ):
+        resp = await client.post(
+            "/v3/accounting/records/export-results",
+            data=f'{{"results": [{item}]}}'.encode(),
+            headers=json_headers,
+        )
+        await refused(resp, field)
+    resp = await client.put(
+        f"/internal/accounting/records/{rid}",
+        data=json.dumps(record_body(memo="lunch\x00")).encode(),
+        headers=json_headers,
+    )
+    await refused(resp, "memo")
+    for path in (f"/v3/accounting/records/{rid}%00", "/v3/accounting/records?ids=accr_a%00b"):
+        await refused(await client.get(path, headers=auth), "url")
+    assert await count_events(client, account) == before
+    record = await (await client.get(f"/v3/accounting/records/{rid}", headers=auth)).json()
+    assert record["review_status"] == "READY_FOR_EXPORT"
+
+
+async def test_only_plain_request_ids_are_kept(client: Client) -> None:
+    kept = await client.get("/healthz", headers={"X-Request-Id": "trace-42.a:b_c"})
+    assert kept.headers["X-Request-Id"] == "trace-42.a:b_c"
+    for odd in ("two words", "x" * 129, 'quote"d', "tab\there"):
+        resp = await client.get("/healthz", headers={"X-Request-Id": odd})
+        assert resp.headers["X-Request-Id"] != odd
+        assert len(resp.headers["X-Request-Id"]) == 32

@@ -69,6 +69,8 @@ async def test_import_keeps_good_lines_and_reports_bad_ones(
         json.dumps(good[3]),
         json.dumps(good[4]),
         json.dumps({**good[4], "memo": "revised in the same file"}),
+        json.dumps({"id": "accr_nul", **record_body(memo="lunch\x00")}),
+        json.dumps({"id": "accr_exported", **record_body(review_status="EXPORTED")}),
     ]
     source = tmp_path / "records.jsonl"
     source.write_text("\n".join(lines) + "\n")
@@ -77,7 +79,9 @@ async def test_import_keeps_good_lines_and_reports_bad_ones(
     assert "line 2: not JSON" in done.stderr
     assert "line 4: type:" in done.stderr
     assert "line 5: id:" in done.stderr
-    assert "created 5, revised 1, unchanged 0, rejected 3" in done.stdout
+    assert "line 11: memo: contains the NUL character" in done.stderr
+    assert "line 12: review_status:" in done.stderr
+    assert "created 5, revised 1, unchanged 0, rejected 5" in done.stdout
     conn = await asyncpg.connect(shared_dsn)
     try:
         rows = await conn.fetch(
@@ -95,7 +99,7 @@ async def test_import_keeps_good_lines_and_reports_bad_ones(
         await conn.close()
     again = run_cli("import", str(source), "--account", account, dsn=shared_dsn)
     # The file walks the last record from its first body to its revised one again.
-    assert "created 0, revised 2, unchanged 4, rejected 3" in again.stdout
+    assert "created 0, revised 2, unchanged 4, rejected 5" in again.stdout
 
 
 async def test_seed_demo_fills_every_status_and_type_once(shared_dsn: str, account: str) -> None:

@@ -12,6 +12,7 @@ from domain.errors import (
     ActiveIntegrationExists,
     DuplicateRecordIds,
     IntegrationNotActive,
+    InvalidRequest,
     NoActiveIntegration,
     NotFound,
     RecordExported,
@@ -69,6 +70,21 @@ def test_first_put_creates_in_prepare_unless_told() -> None:
     state = evolve(None, event, T0)
     assert (state.version, state.updated_at, state.id) == (1, T0, "accr_1")
     assert state.content.amount.amount == Decimal("100.50")
+    (ready,) = decide_put(
+        PutRecord(record_id="accr_2", content=content(), review_status=ReviewStatus.REVIEW), None
+    )
+    assert isinstance(ready, RecordCreated)
+    assert ready.review_status is ReviewStatus.REVIEW
+
+
+def test_a_record_is_never_created_exported() -> None:
+    command = PutRecord(record_id="accr_1", content=content(), review_status=ReviewStatus.EXPORTED)
+    with pytest.raises(InvalidRequest) as refused:
+        decide_put(command, None)
+    assert refused.value.details == {
+        "field": "review_status",
+        "reason": "EXPORTED is not a platform status",
+    }
 
 
 def test_identical_put_decides_nothing_and_changed_put_revises_only_what_changed() -> None:

@@ -11,7 +11,7 @@ from service import idempotency
 from service.appkeys import POOL, SETTINGS
 from service.auth import principal
 from service.errors import invalid_request
-from service.jsonio import BodyNotJson, json_response, parse
+from service.jsonio import BodyNotJson, json_response, nul_at, parse
 from service.middleware import request_id_of
 from service.schemas import validate
 from service.transactions import Caller, Outcome, Work, run_command
@@ -26,11 +26,18 @@ async def read_json(request: web.Request) -> Any:
             "A JSON request body is required.", {"field": "body", "reason": "empty"}
         )
     try:
-        return parse(raw)
+        data = parse(raw)
     except BodyNotJson as exc:
         raise invalid_request(
             "The request body is not valid JSON.", {"field": "body", "reason": str(exc)}
         ) from None
+    where = nul_at(data)
+    if where is not None:
+        raise invalid_request(
+            "Text may not contain the NUL character (U+0000).",
+            {"field": where, "reason": "contains the NUL character"},
+        )
+    return data
 
 
 async def read_body(request: web.Request, model: type[M]) -> tuple[M, Any]:

@@ -9,6 +9,7 @@ from domain.records import ChangeReviewStatus, PutRecord
 from eventstore.types import Conn
 from service.auth import RECORD_MANAGE, requires
 from service.handlers.records import change_review_status, put_record
+from service.ids import RECORD_ID_RULE, is_record_id
 from service.render import record_json
 from service.schemas import PutRecordBody, ReviewStatusBody
 from service.transactions import Outcome
@@ -16,15 +17,13 @@ from service.views.common import caller_of, execute, read_body
 
 routes = web.RouteTableDef()
 
-RECORD_ID_PREFIX = "accr_"
-
 
 def _record_id(request: web.Request) -> str:
     record_id = request.match_info["record_id"]
-    if not record_id.startswith(RECORD_ID_PREFIX) or len(record_id) > 128:
+    if not is_record_id(record_id):
         raise InvalidRequest(
-            f"Accounting record ids start with {RECORD_ID_PREFIX} (at most 128 characters).",
-            {"field": "record_id", "reason": "bad prefix or length"},
+            f"The accounting record id {RECORD_ID_RULE}.",
+            {"field": "record_id", "reason": RECORD_ID_RULE},
         )
     return record_id
 
