@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import structlog
 import typer
 from aiohttp import web
 from rich.console import Console
@@ -85,12 +86,16 @@ def serve(
     """Serve the API (embedded PostgreSQL unless DATABASE_URL is set)."""
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
+    log = structlog.get_logger("service")
+    where = "DATABASE_URL" if settings.database_url else f"embedded, {settings.data_dir.resolve()}"
     with database(settings) as ready:
         if demo:
             asyncio.run(_seed(ready, ready.demo_account, 300))
         if ready.jwt_secret:
             print(banner(ready), flush=True)
+        log.info("listening", url=f"http://{ready.host}:{ready.port}", database=where)
         web.run_app(create_app(ready), host=ready.host, port=ready.port, print=None)
+    log.info("stopped", database=where)
 
 
 @cli.command()
