@@ -13,6 +13,7 @@ and go through the same SQL filter and order as the rest.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
@@ -128,6 +129,25 @@ def _where(args: list[Any], f: RecordFilter) -> _Where:
         if value is not None:
             where.add(f"updated_at {op} {{}}", value)
     return where
+
+
+_XID = r"[1-9][0-9]*"
+_SNAPSHOT = re.compile(rf"({_XID}):({_XID}):((?:{_XID},)*{_XID})?")
+
+
+def is_snapshot(text: str) -> bool:
+    """Whether `text` is a pg_snapshot as PostgreSQL writes it (cursors come from clients:
+    anything else must be refused before it reaches the database)."""
+    found = _SNAPSHOT.fullmatch(text)
+    if found is None:
+        return False
+    xmin, xmax = int(found[1]), int(found[2])
+    running = [int(x) for x in found[3].split(",")] if found[3] else []
+    return (
+        1 <= xmin <= xmax < 2**63
+        and all(xmin <= x < xmax for x in running)
+        and running == sorted(set(running))
+    )
 
 
 async def current_snapshot(conn: Conn) -> str:

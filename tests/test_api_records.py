@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import uuid
@@ -214,6 +215,26 @@ async def test_query_filters(client: Client, auth: dict[str, str]) -> None:
     assert page["total_count"] == 2
 
 
+def forged_cursor(**overrides: Any) -> str:
+    payload = {"s": "5:9:6", "n": 3, "u": "2026-01-01T00:00:00+00:00", "i": "accr_x"}
+    text = json.dumps(payload | overrides).encode()
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+FORGERIES: list[dict[str, Any]] = [
+    {"s": "garbage"},
+    {"s": "9:5:"},  # xmin after xmax
+    {"s": "5:9:7,6"},  # running transactions out of order
+    {"s": "5:9:9"},  # a running transaction at xmax
+    {"s": 59},
+    {"n": -1},
+    {"n": "3"},
+    {"u": "2026-01-01T00:00:00"},  # no timezone
+    {"i": "accr_\x00"},
+    {"i": None},
+]
+
+
 async def test_query_bad_values_are_400(client: Client, auth: dict[str, str]) -> None:
     for params in (
         {"limit": "0"},
@@ -225,6 +246,7 @@ async def test_query_bad_values_are_400(client: Client, auth: dict[str, str]) ->
         {"updated_at[gt]": "last week"},
         {"updated_at[lt]": "2026-01-01T00:00:00"},
         {"cursor": "not-a-cursor"},
+        *({"cursor": forged_cursor(**forgery)} for forgery in FORGERIES),
         {"single_entry": "yes please"},
     ):
         status, body = await query(client, auth, **params)

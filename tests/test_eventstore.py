@@ -15,6 +15,7 @@ from eventstore.migrate import migrate
 from eventstore.pool import connect, create_pool
 from eventstore.store import append, read_all, read_stream
 from eventstore.types import START, FeedCursor, NewEvent, StreamWrite
+from projections.record_query import is_snapshot
 
 
 def ev(n: int) -> NewEvent:
@@ -184,3 +185,37 @@ def test_codec_upcasts_old_schema_versions() -> None:
     encoded = codec.encode(ThingV2(n=1, label="x"))
     assert encoded.schema_version == 2
     assert codec.decode_data("ThingV2", 2, dict(encoded.data)) == ThingV2(n=1, label="x")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "1:1:",
+        "5:9:",
+        "5:9:5",
+        "5:9:6,7",
+        "0:0:",
+        "5:3:",
+        "5:9:7,6",
+        "5:9:6,6",
+        "5:9:9",
+        "5:9:4",
+        "05:9:",
+        "5:9:,",
+        "5:9",
+        "x:9:",
+        "9223372036854775808:9223372036854775808:",
+        " 5:9:",
+        "5:9:6,",
+    ],
+)
+async def test_cursor_snapshots_are_checked_as_postgresql_does(
+    conn: asyncpg.Connection, text: str
+) -> None:
+    """Paging cursors carry a pg_snapshot from the client: is_snapshot accepts only what
+    PostgreSQL itself reads back unchanged (anything else would be a database error)."""
+    try:
+        canonical = await conn.fetchval("SELECT $1::text::pg_snapshot::text", text)
+    except asyncpg.InvalidTextRepresentationError:
+        canonical = None
+    assert is_snapshot(text) == (canonical == text)

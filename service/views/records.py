@@ -13,7 +13,7 @@ from multidict import MultiMapping
 
 from domain.errors import NotFound
 from domain.values import ReviewStatus, SourceType
-from projections.record_query import PagePosition, RecordFilter, query_records
+from projections.record_query import PagePosition, RecordFilter, is_snapshot, query_records
 from projections.records import load_record
 from service.appkeys import POOL
 from service.auth import RECORD_READ, RECORD_WRITE, principal, requires
@@ -102,9 +102,12 @@ def decode_cursor(text: str) -> PagePosition:
         if not isinstance(total, int) or total < 0:
             raise ValueError("total")
         updated_at = datetime.fromisoformat(payload["u"])
-        if updated_at.tzinfo is None:
-            raise ValueError("updated_at")
-        return PagePosition(str(payload["s"]), total, updated_at, str(payload["i"]))
+        snapshot, record_id = payload["s"], payload["i"]
+        if updated_at.tzinfo is None or not isinstance(record_id, str) or "\x00" in record_id:
+            raise ValueError("position")
+        if not isinstance(snapshot, str) or not is_snapshot(snapshot):
+            raise ValueError("snapshot")
+        return PagePosition(snapshot, total, updated_at, record_id)
     except (ValueError, KeyError, TypeError, binascii.Error):
         raise _bad("cursor", "not a cursor returned by this API") from None
 
