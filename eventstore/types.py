@@ -70,7 +70,8 @@ class FeedCursor:
             tx, position = (int(part) for part in text.split("-"))
         except ValueError:
             raise InvalidCursor(f"not a feed cursor: {text!r}") from None
-        if tx < 0 or position < 0:
+        # Within xid8 and bigint, or the database would refuse the query.
+        if not (0 <= tx < 2**64 and 0 <= position < 2**63):
             raise InvalidCursor(f"not a feed cursor: {text!r}")
         return cls(tx, position)
 

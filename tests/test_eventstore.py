@@ -165,7 +165,8 @@ async def test_migrations_apply_once(conn: asyncpg.Connection) -> None:
 def test_feed_cursor_round_trips_and_rejects_garbage() -> None:
     cursor = FeedCursor(812, 55)
     assert FeedCursor.decode(cursor.encode()) == cursor
-    for bad in ("", "x", "1-2-3", "-1-4", "a-b"):
+    assert FeedCursor.decode(f"{2**64 - 1}-{2**63 - 1}") == FeedCursor(2**64 - 1, 2**63 - 1)
+    for bad in ("", "x", "1-2-3", "-1-4", "a-b", f"{2**64}-1", f"1-{2**63}"):
         with pytest.raises(InvalidCursor):
             FeedCursor.decode(bad)
 
