@@ -34,15 +34,14 @@ from rich.table import Table
 
 from domain.exports import ExportResult, ExportSuccess, ReportExportResults
 from domain.integrations import CreateIntegration
-from eventstore.migrate import migrate
 from eventstore.pool import connect, create_pool, dumps, loads
 from eventstore.store import _READ_ALL, append, read_all  # the query, to show its plan
 from eventstore.types import START, Conn, NewEvent, StreamWrite
-from service.bulk import import_lines
-from service.embedded_postgres import EmbeddedPostgres
-from service.handlers import integrations
-from service.handlers.exports import report_export_results
-from service.transactions import Caller, Outcome, run_command
+from service.commands.caller import Caller
+from service.commands.runner import run_command
+from service.database import migrate_schema
+from service.ops.bulk_import import import_lines
+from service.ops.embedded_postgres import EmbeddedPostgres
 from tests.factories import record_body
 
 # Sizes: the whole run stays well under two minutes on two shared cores.
@@ -382,16 +381,15 @@ async def bench_batch(dsn: str, pool: asyncpg.Pool, report: Report) -> None:
 
 
 async def seed_export_account(pool: asyncpg.Pool, caller: Caller, ids: Sequence[str]) -> None:
-    async with pool.acquire() as conn, conn.transaction():
-        await integrations.execute(
-            conn,
-            caller,
-            CreateIntegration(
-                new_integration_id="int_" + secrets.token_hex(12),
-                vendor="ERP_A",
-                vendor_account_id="ledger-1",
-            ),
-        )
+    await run_command(
+        pool,
+        caller,
+        CreateIntegration(
+            new_integration_id="int_" + secrets.token_hex(12),
+            vendor="ERP_A",
+            vendor_account_id="ledger-1",
+        ),
+    )
     lines = (
         (number, json.dumps(record_body(id=rid, review_status="READY_FOR_EXPORT")))
         for number, rid in enumerate(ids, start=1)
@@ -422,13 +420,7 @@ def export_command(ids: Sequence[str]) -> ReportExportResults:
 
 
 async def ours_export(pool: asyncpg.Pool, caller: Caller, command: ReportExportResults) -> None:
-    async def work(conn: Conn) -> Outcome:
-        updated = await report_export_results(conn, caller, command)
-        return Outcome(200, {"updated_accounting_record_ids": updated})
-
-    outcome = await run_command(pool, caller, work)
-    if outcome.status != 200:
-        raise RuntimeError(f"export-results refused: {outcome.body}")
+    await run_command(pool, caller, command)  # raises the DomainError of a refusal
 
 
 async def raw_export(pool: asyncpg.Pool, ids: list[str], rows: list[Row]) -> None:
@@ -582,7 +574,7 @@ async def prepare(dsn: str) -> str:
     """Migrate, create the baseline tables; answer the server's description."""
     conn = await connect(dsn)
     try:
-        await migrate(conn)
+        await migrate_schema(conn)
         await conn.execute(_RAW_TABLES)
         version = await conn.fetchval("SHOW server_version")
         settings = {

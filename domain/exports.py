@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from typing import assert_never
 
 from domain.errors import (
     DuplicateRecordIds,
@@ -12,7 +13,7 @@ from domain.errors import (
     RecordsNotReadyForExport,
 )
 from domain.integrations import Integration
-from domain.records import ExportFailed, ExportSucceeded, RecordState
+from domain.records import ExportFailed, ExportSucceeded, RecordChange, RecordState
 from domain.values import Frozen, ReviewStatus, Text
 
 
@@ -33,6 +34,9 @@ class ExportResult(Frozen):
 class ReportExportResults(Frozen):
     results: tuple[ExportResult, ...]
 
+    def record_ids(self) -> list[str]:
+        return [result.accounting_record_id for result in self.results]
+
 
 ExportEvent = ExportSucceeded | ExportFailed
 
@@ -42,10 +46,10 @@ def decide_export(
     active: Integration | None,
     latest: Integration | None,
     records: Mapping[str, RecordState],
-) -> list[tuple[RecordState, ExportEvent]]:
+) -> list[RecordChange]:
     """One event per reported record, in request order; or the first failed check,
     naming every offending id in request order. All or nothing."""
-    ids = [result.accounting_record_id for result in command.results]
+    ids = command.record_ids()
     seen = Counter(ids)
     duplicates = _in_order(i for i in ids if seen[i] > 1)
     if duplicates:
@@ -60,7 +64,10 @@ def decide_export(
     not_ready = [i for i in ids if records[i].review_status is not ReviewStatus.READY_FOR_EXPORT]
     if not_ready:
         raise RecordsNotReadyForExport(not_ready)
-    return [(records[r.accounting_record_id], _event(r, active)) for r in command.results]
+    return [
+        RecordChange(r.accounting_record_id, records[r.accounting_record_id], (_event(r, active),))
+        for r in command.results
+    ]
 
 
 def _event(result: ExportResult, integration: Integration) -> ExportEvent:
@@ -74,6 +81,8 @@ def _event(result: ExportResult, integration: Integration) -> ExportEvent:
             return ExportSucceeded(**common, reference_id=reference_id, deep_link_url=deep_link_url)
         case ExportFailure(error_message=message):
             return ExportFailed(**common, error_message=message)
+        case _:
+            assert_never(result.outcome)
 
 
 def _in_order(ids: Iterable[str]) -> list[str]:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal, assert_never
 
@@ -75,6 +76,20 @@ RECORD_EVENTS: tuple[type[RecordEvent], ...] = (
     ExportSucceeded,
     ExportFailed,
 )
+
+
+@dataclass(frozen=True)
+class RecordChange:
+    """New events for one record, decided against its state `before` (None: a new record)."""
+
+    record_id: str
+    before: RecordState | None
+    events: Sequence[RecordEvent]
+
+    @property
+    def expected_version(self) -> int:
+        return self.before.version if self.before else 0
+
 
 # --- commands ------------------------------------------------------------------------
 

@@ -208,3 +208,17 @@ class RecordContent(Frozen):
 
     def expense_side(self) -> LineItemType:
         return LineItemType.CREDIT if self.type in REVERSING_TYPES else LineItemType.DEBIT
+
+
+RECORD_ID_PREFIX = "accr_"
+RECORD_ID_MAX = 128
+RECORD_ID_RULE = f"must start with {RECORD_ID_PREFIX} and be at most {RECORD_ID_MAX} characters"
+
+
+def is_record_id(value: object) -> bool:
+    """Whether `value` may name a record the platform creates."""
+    return (
+        isinstance(value, str)
+        and value.startswith(RECORD_ID_PREFIX)
+        and len(value) <= RECORD_ID_MAX
+    )

@@ -1,4 +1,9 @@
-"""Numbered SQL migrations, each applied once and recorded."""
+"""Numbered SQL migrations, kept by the package that owns their tables, each applied once.
+
+Every package that owns tables ships a `migrations/` folder of `NNN_name.sql` files; the
+ledger `schema_migrations` records (package, number) as applied. Packages are migrated in
+the order given, all in one transaction.
+"""
 
 from __future__ import annotations
 
@@ -12,46 +17,69 @@ from eventstore.types import Conn
 # Any fixed number: serialises concurrent migrators (two service processes starting at once).
 _LOCK_KEY = 7_361_204_118
 
+# The ledger. Databases from before packages kept their own migrations have a ledger keyed
+# by number alone: its rows are kept under the name 'legacy' (the files now re-run are
+# written to be re-runnable, so they find their tables in place).
+_LEDGER = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    component  text NOT NULL,
+    number     integer NOT NULL,
+    name       text NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (component, number));
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'schema_migrations'
+                     AND column_name = 'component') THEN
+        ALTER TABLE schema_migrations ADD COLUMN component text NOT NULL DEFAULT 'legacy';
+        ALTER TABLE schema_migrations DROP CONSTRAINT schema_migrations_pkey,
+            ADD PRIMARY KEY (component, number);
+        ALTER TABLE schema_migrations ALTER COLUMN component DROP DEFAULT;
+    END IF;
+END $$;
+"""
+
 
 @dataclass(frozen=True)
 class Migration:
+    component: str
     number: int
     name: str
     sql: str
 
 
-def bundled_migrations() -> list[Migration]:
-    """The migrations shipped in eventstore/migrations, in order."""
-    folder = resources.files("eventstore") / "migrations"
+def bundled_migrations(package: str) -> list[Migration]:
+    """The migrations shipped in `package`/migrations, in order."""
+    folder = resources.files(package) / "migrations"
     found = []
     for entry in folder.iterdir():
         name = Path(entry.name)
         if name.suffix == ".sql":
-            found.append(Migration(int(name.stem.split("_", 1)[0]), name.stem, entry.read_text()))
+            number = int(name.stem.split("_", 1)[0])
+            found.append(Migration(package, number, name.stem, entry.read_text()))
     return sorted(found, key=lambda m: m.number)
 
 
-async def migrate(conn: Conn, migrations: Sequence[Migration] | None = None) -> list[str]:
-    """Apply pending migrations in order; return the names applied now."""
-    todo = bundled_migrations() if migrations is None else list(migrations)
+async def migrate(conn: Conn, packages: Sequence[str] = ("eventstore",)) -> list[str]:
+    """Apply the pending migrations of each package in order; return those applied now."""
     applied_now: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock($1)", _LOCK_KEY)
-        await conn.execute(
-            """CREATE TABLE IF NOT EXISTS schema_migrations (
-                   number integer PRIMARY KEY,
-                   name text NOT NULL,
-                   applied_at timestamptz NOT NULL DEFAULT now())"""
-        )
-        done = {r["number"] for r in await conn.fetch("SELECT number FROM schema_migrations")}
-        for migration in todo:
-            if migration.number in done:
+        await conn.execute(_LEDGER)
+        done = {
+            (r["component"], r["number"])
+            for r in await conn.fetch("SELECT component, number FROM schema_migrations")
+        }
+        for migration in (m for package in packages for m in bundled_migrations(package)):
+            if (migration.component, migration.number) in done:
                 continue
             await conn.execute(migration.sql)
             await conn.execute(
-                "INSERT INTO schema_migrations (number, name) VALUES ($1, $2)",
+                "INSERT INTO schema_migrations (component, number, name) VALUES ($1, $2, $3)",
+                migration.component,
                 migration.number,
                 migration.name,
             )
-            applied_now.append(migration.name)
+            applied_now.append(f"{migration.component}/{migration.name}")
     return applied_now

@@ -1,14 +1,17 @@
-"""Inline projection of integrations: the `integrations` table."""
+"""Inline projection of integrations: the `integrations` table, and the stream's fold that
+commands decide against."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 import asyncpg
 
-from domain.integrations import Integration
-from eventstore.types import Conn
+from domain import integrations
+from domain.integrations import STREAM_ID, Integration, IntegrationEvent, Integrations
+from eventstore.store import read_stream
+from eventstore.types import Conn, RecordedEvent
+from projections.codecs import INTEGRATIONS
 
 _COLUMNS = "integration_id, vendor, vendor_account_id, status, created_at"
 
@@ -28,11 +31,30 @@ def _integration(row: asyncpg.Record) -> Integration:
     return Integration.model_validate(dict(row.items()))
 
 
-async def save_integrations(
-    conn: Conn, account_id: str, changed: Sequence[Integration], at: datetime
-) -> None:
-    if not changed:
-        return
+async def load_integrations(conn: Conn, account_id: str) -> Integrations:
+    """The account's integrations folded from their stream (what commands decide against)."""
+    stream = await read_stream(conn, account_id, STREAM_ID)
+    return integrations.fold((INTEGRATIONS.decode(e), e.recorded_at) for e in stream)
+
+
+async def project_integrations(
+    conn: Conn,
+    account_id: str,
+    before: Integrations,
+    events: Sequence[IntegrationEvent],
+    recorded: Sequence[RecordedEvent],
+) -> Integrations:
+    """Fold the appended events into the `integrations` table; returns the new state."""
+    state = before
+    for event, stored in zip(events, recorded, strict=True):
+        state = integrations.evolve(state, event, stored.recorded_at)
+    changed = [i for i in state.items if i not in before.items]
+    if changed:
+        await _save(conn, account_id, changed, recorded[-1].recorded_at)
+    return state
+
+
+async def _save(conn: Conn, account_id: str, changed: Sequence[Integration], at: object) -> None:
     # Disabling first keeps the one-ACTIVE index satisfied at every row.
     ordered = sorted(changed, key=lambda i: i.status == "ACTIVE")
     await conn.execute(

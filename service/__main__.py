@@ -1,3 +1,3 @@
-from service.cli import cli
+from service.ops.cli import cli
 
 cli(prog_name="python -m service")

@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from service.appkeys import POOL
+from service.api.keys import POOL
 from tests.factories import new_record_id, record_body
 
 Client = TestClient  # type: ignore[type-arg]

@@ -14,11 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from eventstore.migrate import migrate
 from eventstore.pool import connect
-from service.app import create_app
-from service.auth import ALL_SCOPES, issue_token
-from service.embedded_postgres import EmbeddedPostgres
+from service.api.app import create_app
+from service.api.auth import ALL_SCOPES, issue_token
+from service.database import migrate_schema
+from service.ops.embedded_postgres import EmbeddedPostgres
 from service.settings import Settings
 from tests.openapi_check import answer_problems
 
@@ -62,7 +62,7 @@ async def template_dsn(server_dsn: str) -> str:
     dsn = await _recreate(server_dsn, TEMPLATE)
     conn = await connect(dsn)
     try:
-        await migrate(conn)
+        await migrate_schema(conn)
     finally:
         await conn.close()
     return dsn

@@ -17,7 +17,7 @@ from typing import Any
 from jsonschema.exceptions import ValidationError
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
-from service.openapi import openapi_document
+from service.api.app import service_document as openapi_document
 
 # The public API's published document (January 2026 snapshot), kept verbatim.
 PUBLIC_DOCUMENT = (

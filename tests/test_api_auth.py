@@ -12,8 +12,8 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from service.app import create_app
-from service.auth import (
+from service.api.app import create_app
+from service.api.auth import (
     INTEGRATION_WRITE,
     RECORD_MANAGE,
     RECORD_READ,

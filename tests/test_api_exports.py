@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from service.appkeys import POOL
-from service.handlers.exports import report_export_results
-from service.schemas import ExportResultsBody
-from service.transactions import Caller
+from service.api.bodies import ExportResultsBody
+from service.api.keys import POOL
+from service.commands.caller import Caller
+from service.commands.exports import report_export_results
 from tests.api import (
     Client,
     count_events,

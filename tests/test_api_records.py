@@ -10,9 +10,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from service.appkeys import POOL
-from service.bulk import import_lines
-from service.transactions import Caller
+from service.api.keys import POOL
+from service.commands.caller import Caller
+from service.ops.bulk_import import import_lines
 from tests.api import Client, count_events, put_record, set_status
 from tests.conftest import make_token
 from tests.factories import new_record_id, record_body

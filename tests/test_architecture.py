@@ -55,5 +55,5 @@ def test_domain_imports_no_io_and_no_other_package() -> None:
 
 def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import asyncpg\nfrom service.app import create_app\n")
+    bad.write_text("import asyncpg\nfrom service.api.app import create_app\n")
     assert imported_roots(bad) & FORBIDDEN == {"asyncpg", "service"}

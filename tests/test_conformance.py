@@ -55,7 +55,7 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from service.openapi import openapi_document
+from service.api.app import service_document as openapi_document
 from tests.conftest import make_token
 from tests.factories import new_record_id, record_body
 from tests.openapi_check import PUBLIC_DOCUMENT

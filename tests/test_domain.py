@@ -324,8 +324,9 @@ def test_no_integration_at_all_has_no_details() -> None:
 def test_a_valid_batch_yields_one_event_per_record_in_request_order() -> None:
     ready = {r: created(r, ReviewStatus.READY_FOR_EXPORT) for r in ("accr_a", "accr_b")}
     decided = decide_export(report(("accr_b", False), ("accr_a", True)), ACTIVE, None, ready)
-    assert [state.id for state, _ in decided] == ["accr_b", "accr_a"]
-    failed, succeeded = (event for _, event in decided)
+    assert [change.record_id for change in decided] == ["accr_b", "accr_a"]
+    assert [change.before for change in decided] == [ready["accr_b"], ready["accr_a"]]
+    (failed,), (succeeded,) = (change.events for change in decided)
     assert isinstance(failed, ExportFailed) and failed.error_message == "no"
     assert isinstance(succeeded, ExportSucceeded)
     assert (succeeded.integration_id, succeeded.vendor, succeeded.vendor_account_id) == (

@@ -18,8 +18,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from service import embedded_postgres
-from service.embedded_postgres import EmbeddedPostgres, PostgresNotFound, find_bindir
+from service.ops import embedded_postgres
+from service.ops.embedded_postgres import EmbeddedPostgres, PostgresNotFound, find_bindir
 from tests.processes import processes_working_in
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import make_mocked_request
 from openapi_spec_validator import validate
 from pydantic import ValidationError
 
@@ -17,11 +16,12 @@ from domain.integrations import Integration
 from domain.records import ExportOutcome, RecordState
 from domain.values import RecordContent, ReviewStatus
 from eventstore.pool import dumps, loads
-from service.app import create_app
-from service.errors import HTTP_CODES, ApiError, domain_error_body, envelope
-from service.openapi import openapi_document, openapi_json
-from service.render import integration_json, record_json
-from service.schemas import ExportResultsBody
+from service.api import errors as edge
+from service.api.app import all_operations, create_app, service_document
+from service.api.bodies import ExportResultsBody
+from service.api.errors import ERRORS, EdgeError, envelope, error_body
+from service.api.render import integration_json, record_json
+from service.commands.idempotency import KeyReused
 from service.settings import Settings
 from tests.contract import ERROR_CODES
 from tests.factories import record_body
@@ -50,7 +50,7 @@ DISCONNECT = "/v3/accounting/integration/{integration_id}/disconnect"
 PUT_RECORD = "/internal/accounting/records/{record_id}"
 AT = datetime(2026, 4, 24, 16, 13, 49, 959513, tzinfo=UTC)
 
-DOC = openapi_document()
+DOC = service_document()
 
 
 def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -175,11 +175,13 @@ def test_every_route_is_documented_and_nothing_else() -> None:
     assert set(app_routes()) == set(operations(DOC))
 
 
-def test_scopes_match_the_handlers() -> None:
+def test_scopes_match_the_routes() -> None:
     documented = operations(DOC)
-    for key, route in app_routes().items():
+    declared = {(op.method.lower(), op.path): op.scopes for op in all_operations()}
+    assert set(declared) == set(app_routes())
+    for key in app_routes():
         op = documented[key]
-        scopes = list(getattr(route.handler, "required_scopes", ()))
+        scopes = list(declared[key])
         assert op.get("x-required-scopes", []) == scopes, key
         if scopes:
             assert op["security"] == [{"bearerAuth": []}], key
@@ -216,10 +218,16 @@ def test_every_answer_carries_its_headers_and_errors_use_the_envelope() -> None:
 
 def test_error_codes_are_exactly_the_contract_s() -> None:
     schema = DOC["components"]["schemas"]["ErrorResponse"]
-    assert schema["properties"]["error_code"]["enum"] == ERROR_CODES
     assert schema["required"] == ["error_code", "message", "details"]
-    used = {cls.error_code for cls in _subclasses(domain.DomainError)} | set(HTTP_CODES.values())
-    assert used <= set(ERROR_CODES)
+    assert sorted(schema["properties"]["error_code"]["enum"]) == sorted(ERROR_CODES)
+    used = {cls.error_code for cls in _subclasses(domain.DomainError)}
+    assert used | {row.error_code for row in ERRORS} <= set(ERROR_CODES)
+
+
+def test_every_refusal_has_a_row_of_the_error_table() -> None:
+    kinds = {row.kind for row in ERRORS}
+    for cls in _subclasses(domain.DomainError) | set(EdgeError.__subclasses__()):
+        assert cls in kinds, f"{cls.__name__} has no row in the error table"
 
 
 def _subclasses(cls: type[domain.DomainError]) -> set[type[domain.DomainError]]:
@@ -227,13 +235,11 @@ def _subclasses(cls: type[domain.DomainError]) -> set[type[domain.DomainError]]:
     return found.union(*(_subclasses(sub) for sub in found))
 
 
-async def test_the_route_serves_the_document() -> None:
-    response = await openapi_json(make_mocked_request("GET", "/openapi.json"))
-    assert isinstance(response, web.Response)
+async def test_the_route_serves_the_document(client: Any) -> None:
+    response = await client.get("/openapi.json")
     assert response.status == 200
     assert response.content_type == "application/json"
-    assert response.text is not None
-    assert json.loads(response.text) == wire(DOC)
+    assert json.loads(await response.text()) == wire(DOC)
 
 
 # --- answers the service builds match the document --------------------------------------
@@ -294,25 +300,38 @@ def test_export_results_match_both_documents() -> None:
 def test_domain_refusals_match_both_documents(
     method: str, path: str, error: domain.DomainError
 ) -> None:
-    status, body = domain_error_body(error)
+    status, body = error_body(error)
     assert_matches_document(method, path, status, wire(body))
 
 
 @pytest.mark.parametrize(
     ("method", "path", "error"),
     [
-        ("GET", RECORDS, ApiError(401, "UNAUTHORIZED", "A Bearer access token is required.")),
-        ("POST", EXPORT, ApiError(403, "FORBIDDEN", "No scope.", {"required_scopes": ["a"]})),
-        ("GET", RECORDS, ApiError(400, "INVALID_REQUEST", "Bad.", {"field": "limit"})),
-        ("POST", INTEGRATION, ApiError(413, "INVALID_REQUEST", "Request body too large.")),
-        ("POST", EXPORT, ApiError(422, "INVALID_REQUEST", "Key reused.", {"idempotency_key": "k"})),
-        ("GET", RECORD, ApiError(500, "INTERNAL_ERROR", "Unexpected.")),
-        ("GET", "/readyz", ApiError(503, "INTERNAL_ERROR", "Database unreachable.")),
+        ("GET", RECORDS, edge.Unauthorized("A Bearer access token is required.")),
+        ("POST", EXPORT, edge.Forbidden("No scope.", {"required_scopes": ["a"]})),
+        ("GET", RECORDS, edge.InvalidInput("Bad.", {"field": "limit"})),
+        ("GET", "/readyz", edge.Unavailable("Database unreachable.")),
     ],
 )
-def test_edge_refusals_match_both_documents(method: str, path: str, error: ApiError) -> None:
-    body = wire(envelope(error.error_code, error.message, error.details))
-    assert_matches_document(method, path, error.status, body)
+def test_edge_refusals_match_both_documents(method: str, path: str, error: EdgeError) -> None:
+    status, body = error_body(error)
+    assert_matches_document(method, path, status, wire(body))
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "kind", "details"),
+    [
+        ("POST", INTEGRATION, web.HTTPRequestEntityTooLarge, None),
+        ("POST", EXPORT, KeyReused, {"idempotency_key": "k"}),
+        ("GET", RECORD, Exception, None),
+    ],
+)
+def test_other_refusals_match_both_documents(
+    method: str, path: str, kind: type[BaseException], details: dict[str, Any] | None
+) -> None:
+    row = edge.row_for(kind)
+    body = wire(envelope(row.error_code, "Refused.", details))
+    assert_matches_document(method, path, row.status, body)
 
 
 def test_probes_match_the_document() -> None:

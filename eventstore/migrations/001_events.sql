@@ -1,5 +1,6 @@
--- The event log: append-only, one row per fact.
-CREATE TABLE events (
+-- The event log: append-only, one row per fact. (Written to be re-runnable: databases made
+-- before migrations were kept per package already hold it.)
+CREATE TABLE IF NOT EXISTS events (
     position       bigint GENERATED ALWAYS AS IDENTITY,
     tx             xid8 NOT NULL DEFAULT pg_current_xact_id(),
     event_id       uuid NOT NULL,
@@ -17,15 +18,15 @@ CREATE TABLE events (
 );
 
 -- Gap-safe global and per-account feeds read in commit-horizon order.
-CREATE INDEX events_feed ON events (tx, position);
-CREATE INDEX events_account_feed ON events (account_id, tx, position);
+CREATE INDEX IF NOT EXISTS events_feed ON events (tx, position);
+CREATE INDEX IF NOT EXISTS events_account_feed ON events (account_id, tx, position);
 
 -- The log is never updated or deleted in place.
-CREATE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'events are append-only (% refused)', TG_OP;
 END $$;
-CREATE TRIGGER events_no_update BEFORE UPDATE OR DELETE ON events
+CREATE OR REPLACE TRIGGER events_no_update BEFORE UPDATE OR DELETE ON events
     FOR EACH ROW EXECUTE FUNCTION events_append_only();
-CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
+CREATE OR REPLACE TRIGGER events_no_truncate BEFORE TRUNCATE ON events
     FOR EACH STATEMENT EXECUTE FUNCTION events_append_only();

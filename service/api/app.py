@@ -1,0 +1,69 @@
+"""The composition root: create_app(settings) wires resources, middlewares and routes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from service.api.auth import VERIFIER, TokenVerifier
+from service.api.jsonio import dumps
+from service.api.keys import POOL, SETTINGS
+from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
+from service.api.openapi import openapi_document
+from service.api.routing import Operation
+from service.api.views import exports, integrations, operations, platform, records
+from service.database import open_pool
+from service.settings import Settings
+
+ROUTES = (
+    operations.routes,
+    integrations.routes,
+    exports.routes,
+    records.routes,
+    platform.routes,
+)
+
+
+def all_operations() -> list[Operation]:
+    return [op for table in ROUTES for op in table.operations]
+
+
+@functools.cache
+def service_document() -> dict[str, Any]:
+    """The OpenAPI document of every route this service has. Shared: do not mutate it."""
+    return openapi_document(all_operations())
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    assert settings.database_url, "create_app needs a database_url"
+    app[POOL] = await open_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        command_timeout=settings.db_command_timeout,
+    )
+    yield
+    await app[POOL].close()
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[request_context, error_envelope, refuse_nul_in_url],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[VERIFIER] = TokenVerifier(
+        audience=settings.jwt_audience,
+        secret=settings.jwt_secret,
+        public_key_file=settings.jwt_public_key_file,
+        issuer=settings.jwt_issuer,
+    )
+    app[operations.OPENAPI_TEXT] = dumps(service_document())
+    app.cleanup_ctx.append(_database)
+    for table in ROUTES:
+        table.add_to(app)
+    return app

@@ -1,0 +1,14 @@
+"""Typed keys: the resources every view may use, and what middleware leaves on a request."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+
+from service.api.auth import Principal
+from service.settings import Settings
+
+POOL = web.AppKey("pool", asyncpg.Pool)
+SETTINGS = web.AppKey("settings", Settings)
+PRINCIPAL = web.RequestKey("principal", Principal)
+REQUEST_ID = web.RequestKey("request_id", str)

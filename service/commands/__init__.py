@@ -1,0 +1,1 @@
+"""The command layer: runs commands in one transaction each; knows no HTTP."""

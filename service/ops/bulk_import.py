@@ -1,0 +1,76 @@
+"""Bulk load of records from JSON Lines, through the same command layer and deciders as
+the API: each batch is one ImportRecords command, decided line by line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+
+import asyncpg
+from pydantic import ValidationError
+
+from domain.imports import ImportLine, ImportRecords, ImportReport, Rejected
+from domain.records import PutRecord
+from domain.values import RECORD_ID_RULE, is_record_id
+from service.api.bodies import PutRecordBody
+from service.api.errors import InvalidInput
+from service.api.jsonio import nul_at, parse_json
+from service.api.routing import validation_details
+from service.commands.caller import Caller
+from service.commands.runner import run_command
+
+
+def parse_line(text: str) -> PutRecord:
+    """One JSON object with `id` and the record body; raises ValueError with a reason."""
+    try:
+        data = parse_json(text.encode())
+    except InvalidInput as refusal:
+        raise ValueError(f"not JSON: {(refusal.details or {}).get('reason')}") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    where = nul_at(data)
+    if where is not None:
+        raise ValueError(f"{where}: contains the NUL character (U+0000)")
+    record_id = data.get("id")
+    if not is_record_id(record_id):
+        raise ValueError(f"id: {RECORD_ID_RULE}")
+    assert isinstance(record_id, str)
+    try:
+        body = PutRecordBody.model_validate(data)
+    except ValidationError as exc:
+        problem = validation_details(exc)
+        raise ValueError(f"{problem['field']}: {problem['reason']}") from None
+    return PutRecord(record_id=record_id, content=body.content(), review_status=body.review_status)
+
+
+def _batches(lines: Iterable[tuple[int, str]], size: int) -> Iterator[list[tuple[int, str]]]:
+    numbered = ((n, text) for n, text in lines if text.strip())
+    while batch := list(islice(numbered, size)):
+        yield batch
+
+
+async def import_lines(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    lines: Iterable[tuple[int, str]],
+    *,
+    batch_size: int = 500,
+    progress: Callable[[int], None] = lambda n: None,
+) -> ImportReport:
+    """Import numbered lines in batches (one transaction each); lines that do not parse or
+    that the domain refuses are reported with their reason, and never stop the others."""
+    report = ImportReport()
+    for batch in _batches(lines, batch_size):
+        parsed: list[ImportLine] = []
+        unparsed: list[Rejected] = []
+        for number, text in batch:
+            try:
+                parsed.append(ImportLine(line=number, command=parse_line(text)))
+            except ValueError as exc:
+                unparsed.append(Rejected(line=number, reason=str(exc)))
+        report += ImportReport(rejected=tuple(unparsed))
+        if parsed:
+            done = await run_command(pool, caller, ImportRecords(lines=tuple(parsed)))
+            report += done.result
+        progress(len(batch))
+    return report
