@@ -81,6 +81,12 @@ async def fresh_dsn(server_dsn: str, template_dsn: str) -> str:
 
 
 @pytest.fixture
+async def empty_dsn(server_dsn: str) -> str:
+    """A new database with no schema at all."""
+    return await _recreate(server_dsn, "e_" + uuid.uuid4().hex[:12])
+
+
+@pytest.fixture
 async def conn(fresh_dsn: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await connect(fresh_dsn)
     yield connection

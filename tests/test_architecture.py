@@ -1,12 +1,17 @@
-"""domain/ is pure: no I/O library and none of the other packages."""
+"""The dependency rules the layout promises (ARCHITECTURE.md), checked on the source:
+domain/ is pure, eventstore/ knows only the event log, projections/ knows no edge, and the
+command layer knows no HTTP."""
 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
-DOMAIN = Path(__file__).resolve().parent.parent / "domain"
-FORBIDDEN = {
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IO = {
     "asyncio",
     "asyncpg",
     "aiohttp",
@@ -25,35 +30,73 @@ FORBIDDEN = {
     "httpx",
     "psycopg",
     "sqlite3",
-    "eventstore",
-    "projections",
-    "service",
-    "tests",
+}
+# package folder -> module prefixes its files may not import
+RULES: dict[str, set[str]] = {
+    "domain": IO | {"eventstore", "projections", "service", "tests"},
+    "eventstore": {"aiohttp", "domain", "projections", "service", "tests"},
+    "projections": {"aiohttp", "service", "tests"},
+    "service/commands": {"aiohttp", "service.api", "service.ops", "tests"},
 }
 
 
-def imported_roots(path: Path) -> set[str]:
-    roots: set[str] = set()
+def imported_modules(path: Path) -> set[str]:
+    found: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return found
 
 
-def test_domain_imports_no_io_and_no_other_package() -> None:
-    files = sorted(DOMAIN.glob("*.py"))
-    assert files, "domain package not found"
-    offenders = {
-        f.name: sorted(imported_roots(f) & FORBIDDEN)
-        for f in files
-        if imported_roots(f) & FORBIDDEN
-    }
-    assert offenders == {}
+def breaks(path: Path, forbidden: set[str]) -> list[str]:
+    return sorted(
+        module
+        for module in imported_modules(path)
+        if any(module == f or module.startswith(f + ".") for f in forbidden)
+    )
+
+
+@pytest.mark.parametrize("package", sorted(RULES))
+def test_package_imports_only_what_its_layer_may(package: str) -> None:
+    files = sorted((ROOT / package).rglob("*.py"))
+    assert files, f"{package} not found"
+    offenders = {str(f.relative_to(ROOT)): breaks(f, RULES[package]) for f in files}
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
 
 
 def test_the_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import asyncpg\nfrom service.api.app import create_app\n")
-    assert imported_roots(bad) & FORBIDDEN == {"asyncpg", "service"}
+    bad.write_text(
+        "import asyncpg\nfrom service.api.app import create_app\nfrom service import ops\n"
+    )
+    assert {"service.api.app", "service.ops"} <= set(breaks(bad, RULES["service/commands"]))
+    assert "asyncpg" not in breaks(bad, RULES["service/commands"])
+    assert {"asyncpg", "service"} <= set(breaks(bad, RULES["domain"]))
+
+
+def tables_created_by(package: str) -> set[str]:
+    sql = " ".join(p.read_text() for p in (ROOT / package).rglob("migrations/*.sql"))
+    names = re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?([\w.]+)", sql, re.IGNORECASE)
+    return {name.split(".")[-1].lower() for name in names}
+
+
+def test_eventstore_never_names_a_table_it_does_not_own() -> None:
+    others = tables_created_by("projections") | tables_created_by("service")
+    assert {"record_state", "integrations", "idempotency_keys"} <= others
+    named = {
+        f"{path.relative_to(ROOT)}: {table}"
+        for path in (ROOT / "eventstore").rglob("*")
+        if path.suffix in (".py", ".sql")
+        for table in others
+        if re.search(rf"\b{table}\b", path.read_text(), re.IGNORECASE)
+    }
+    assert named == set()
+
+
+def test_each_table_has_one_owner() -> None:
+    owners = {pkg: tables_created_by(pkg) for pkg in ("eventstore", "projections", "service")}
+    assert owners["eventstore"] == {"events"}
+    assert not owners["projections"] & owners["service"]

@@ -18,9 +18,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from service.ops import embedded_postgres
-from service.ops.embedded_postgres import EmbeddedPostgres, PostgresNotFound, find_bindir
-from tests.processes import processes_working_in
+from service.ops import postgres_install
+from service.ops.embedded_postgres import EmbeddedPostgres
+from service.ops.postgres_install import PostgresNotFound, find_bindir
+from service.ops.postgres_processes import processes_working_in
 
 
 def postmaster_pid(cluster: EmbeddedPostgres) -> int:
@@ -78,7 +79,7 @@ def test_find_bindir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     fake_bindir(tmp_path / "lib" / "15" / "bin")
     fake_bindir(tmp_path / "lib" / "16" / "bin", tools=("initdb", "pg_ctl"))
     monkeypatch.setenv("PATH", str(on_path))  # and no pg_config there
-    monkeypatch.setattr(embedded_postgres, "VERSIONED_BINDIRS", f"{tmp_path}/lib/*/bin")
+    monkeypatch.setattr(postgres_install, "VERSIONED_BINDIRS", f"{tmp_path}/lib/*/bin")
     assert find_bindir() == tmp_path / "lib" / "15" / "bin"  # highest complete version
 
     fake_bindir(tmp_path / "more", tools=("initdb", "postgres"))
@@ -89,7 +90,7 @@ def test_find_bindir_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 def test_no_binaries_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))
-    monkeypatch.setattr(embedded_postgres, "VERSIONED_BINDIRS", f"{tmp_path}/none/*/bin")
+    monkeypatch.setattr(postgres_install, "VERSIONED_BINDIRS", f"{tmp_path}/none/*/bin")
     with pytest.raises(PostgresNotFound) as raised:
         find_bindir()
     message = str(raised.value)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.processes import processes_working_in
+from service.ops.postgres_processes import processes_working_in
 
 
 def free_port() -> int:

@@ -6,26 +6,21 @@ whoever can enter that directory is superuser, so it is kept mode 0700.
 
 from __future__ import annotations
 
-import glob
 import os
-import pwd
 import shlex
 import shutil
-import stat
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 from urllib.parse import quote
+
+from service.ops.postgres_account import hand_over, run_tool, server_account
+from service.ops.postgres_install import INSTALL_HINT, PostgresNotFound, find_bindir
+from service.ops.postgres_processes import is_live_postgres, lock_pid, processes_working_in
 
 PORT = 5432
 SUPERUSER = "postgres"
-# initdb and postgres refuse to run as root; as root we run them as this account.
-SERVER_ACCOUNT = "postgres"
-SERVER_TOOLS = ("initdb", "pg_ctl", "postgres")
-VERSIONED_BINDIRS = "/usr/lib/postgresql/*/bin"
 # A socket path must fit in sockaddr_un.sun_path (108 bytes on Linux, 104 on macOS).
 MAX_SOCKET_PATH = 100
 SERVER_OPTIONS = (
@@ -34,107 +29,7 @@ SERVER_OPTIONS = (
     "-c idle_in_transaction_session_timeout=60s",
     "-c fsync=on",
 )
-INSTALL_HINT = (
-    "Install PostgreSQL (Debian/Ubuntu: apt-get install postgresql), put its bin directory "
-    "on PATH, or set DATABASE_URL to use an existing server."
-)
 START_TIMEOUT = 60
-
-
-class PostgresNotFound(RuntimeError):
-    """The PostgreSQL server programs (initdb, pg_ctl, postgres) are not installed or not found."""
-
-
-def _has_server(bindir: Path) -> bool:
-    return all(
-        (bindir / tool).is_file() and os.access(bindir / tool, os.X_OK) for tool in SERVER_TOOLS
-    )
-
-
-def _version_key(bindir: str) -> tuple[int, ...]:
-    # Numeric order, so that 16 beats 9.6.
-    try:
-        return tuple(int(part) for part in Path(bindir).parent.name.split("."))
-    except ValueError:
-        return (-1,)
-
-
-def find_bindir() -> Path:
-    """The directory holding initdb, pg_ctl and postgres."""
-    searched: list[str] = []
-    pg_ctl = shutil.which("pg_ctl")
-    if pg_ctl:
-        # The real installation behind a symlink first: it also holds psql and createdb.
-        for bindir in dict.fromkeys([Path(pg_ctl).resolve().parent, Path(pg_ctl).parent]):
-            if _has_server(bindir):
-                return bindir
-            searched.append(f"{bindir} (pg_ctl on PATH)")
-    else:
-        searched.append("PATH (no pg_ctl)")
-
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-        bindir = Path(out.stdout.strip())
-        if out.returncode == 0 and out.stdout.strip() and _has_server(bindir):
-            return bindir
-        searched.append(f"{out.stdout.strip() or '?'} (pg_config --bindir)")
-    else:
-        searched.append("pg_config --bindir (no pg_config on PATH)")
-
-    for candidate in sorted(glob.glob(VERSIONED_BINDIRS), key=_version_key, reverse=True):
-        if _has_server(Path(candidate)):
-            return Path(candidate)
-    searched.append(VERSIONED_BINDIRS)
-
-    raise PostgresNotFound(
-        "PostgreSQL server programs (initdb, pg_ctl, postgres) not found. Searched: "
-        + "; ".join(searched)
-        + ". "
-        + INSTALL_HINT
-    )
-
-
-def _is_live_postgres(pid: int) -> bool:
-    """Whether pid may be a running postgres (False for gone, zombie or other programs)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        command = Path(f"/proc/{pid}/comm").read_text().strip()
-    except (OSError, IndexError):
-        return True  # no /proc to tell: trust kill()
-    # After a crash (or reboot) the pid may be an unreaped zombie or recycled by another program.
-    return state != "Z" and command in ("postgres", "postmaster")
-
-
-def _lock_pid(lock: Path) -> int | None:
-    try:
-        first = lock.read_text().split("\n", 1)[0].strip()
-    except FileNotFoundError:
-        return None
-    # postmaster.pid holds a negative pid for a single-user backend.
-    return abs(int(first)) if first.lstrip("-").isdigit() else 0
-
-
-def _processes_working_in(directory: Path) -> list[int] | None:
-    """Pids whose working directory is `directory` (every postgres process chdirs to its
-    data directory); None when that cannot be told (no /proc)."""
-    if not Path("/proc/self/cwd").exists():
-        return None
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                if os.readlink(f"/proc/{entry}/cwd") == str(directory):
-                    found.append(int(entry))
-            except OSError:
-                continue
-    return found
 
 
 def _sql_literal(value: str) -> str:
@@ -198,40 +93,6 @@ class EmbeddedPostgres:
 
     # --- who --------------------------------------------------------------------------
 
-    def _server_account(self) -> pwd.struct_passwd | None:
-        if os.geteuid() != 0:
-            return None
-        try:
-            return pwd.getpwnam(SERVER_ACCOUNT)
-        except KeyError:
-            raise RuntimeError(
-                f"Running as root, but there is no {SERVER_ACCOUNT!r} user to run PostgreSQL as "
-                "(initdb and postgres refuse to run as root). Create it (it comes with "
-                "apt-get install postgresql) or run as an unprivileged user."
-            ) from None
-
-    def _run(
-        self, program: Path | str, *args: str, new_session: bool = False
-    ) -> subprocess.CompletedProcess[str]:
-        # PG* variables (PGPORT, PGHOST, PGDATABASE...) would redirect the tools elsewhere.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        env["PGCONNECT_TIMEOUT"] = "10"
-        as_account: dict[str, Any] = {}
-        account = self._server_account()
-        if account is not None:
-            as_account = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
-            env |= {"HOME": account.pw_dir, "USER": account.pw_name, "LOGNAME": account.pw_name}
-        return subprocess.run(
-            [str(program), *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            env=env,
-            cwd="/",  # the server account may not be allowed into our working directory
-            start_new_session=new_session,
-            **as_account,
-        )
-
     def _client(self, name: str) -> str:
         # psql/createdb may be missing beside a PATH symlink to pg_ctl; any version will do.
         if (self.bindir / name).is_file():
@@ -242,44 +103,17 @@ class EmbeddedPostgres:
         return found
 
     def _give_to_server_account(self) -> None:
-        account = self._server_account()
         socket_dir = self.socket_dir
         socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         socket_dir.chmod(0o700)
-        if account is None:
-            return
-        uid, gid = account.pw_uid, account.pw_gid
-        for path in (self.data_dir, socket_dir, self.log_file):
-            if path.exists():
-                os.chown(path, uid, gid)
-        if self.pgdata.exists() and self.pgdata.stat().st_uid != uid:
-            for root, dirs, files in os.walk(self.pgdata):
-                for name in [".", *dirs, *files]:
-                    os.chown(os.path.join(root, name), uid, gid, follow_symlinks=False)
-        for path in (self.data_dir, socket_dir):
-            self._make_reachable(path, uid, gid)
-
-    @staticmethod
-    def _make_reachable(path: Path, uid: int, gid: int) -> None:
-        # The server account must be able to search every parent (pytest's tmp dirs are
-        # root-owned 0700): grant just the search bit that applies to it where it is missing.
-        for parent in reversed(path.parents):
-            st = parent.stat()
-            if st.st_uid == uid:
-                bit = stat.S_IXUSR
-            elif st.st_gid == gid:
-                bit = stat.S_IXGRP
-            else:
-                bit = stat.S_IXOTH
-            if not st.st_mode & bit:
-                parent.chmod(stat.S_IMODE(st.st_mode) | bit)
+        hand_over([self.data_dir, socket_dir, self.log_file], self.pgdata)
 
     # --- state ------------------------------------------------------------------------
 
     def is_running(self) -> bool:
         """Whether a postmaster is alive for this data directory."""
-        pid = _lock_pid(self.pgdata / "postmaster.pid")
-        return pid is not None and pid > 0 and _is_live_postgres(pid)
+        pid = lock_pid(self.pgdata / "postmaster.pid")
+        return pid is not None and pid > 0 and is_live_postgres(pid)
 
     def _postmaster_info(self) -> list[str]:
         try:
@@ -298,7 +132,7 @@ class EmbeddedPostgres:
 
     def start(self) -> str:
         """Start (or reuse) the server and create the database if missing; return the DSN."""
-        self._server_account()  # fail early as root without a server account
+        server_account()  # fail early as root without a server account
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if self.is_running():
             self._adopt()
@@ -337,9 +171,9 @@ class EmbeddedPostgres:
         initdb = self.bindir / "initdb"
         base = ["-D", str(self.pgdata), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8"]
         # Byte-order collation (fast, predictable), but UTF-8 aware upper()/lower()/ILIKE.
-        done = self._run(initdb, *base, "--locale=C.UTF-8", "--lc-collate=C")
+        done = run_tool(initdb, *base, "--locale=C.UTF-8", "--lc-collate=C")
         if done.returncode != 0 and "locale" in done.stderr:
-            done = self._run(initdb, *base, "--no-locale")
+            done = run_tool(initdb, *base, "--no-locale")
         if done.returncode != 0:
             raise RuntimeError(f"initdb failed for {self.pgdata}:\n{done.stdout}\n{done.stderr}")
 
@@ -347,22 +181,22 @@ class EmbeddedPostgres:
         # postgres refuses a lock file whose pid is alive, and after a crash that pid may be an
         # unreaped zombie or a recycled pid. Such a lock is removed, but only if no process of
         # the old server still works in the data directory; else postgres reports the conflict.
-        working = _processes_working_in(self.pgdata.resolve())
-        if working is None or any(_is_live_postgres(pid) for pid in working):
+        working = processes_working_in(self.pgdata.resolve())
+        if working is None or any(is_live_postgres(pid) for pid in working):
             return
         for lock in (
             self.pgdata / "postmaster.pid",
             self.socket_dir / f".s.PGSQL.{self._port}.lock",
         ):
-            pid = _lock_pid(lock)
-            if pid is not None and not _is_live_postgres(pid):
+            pid = lock_pid(lock)
+            if pid is not None and not is_live_postgres(pid):
                 lock.unlink(missing_ok=True)
 
     def _launch(self) -> None:
         options = " ".join(
             [f"-k {shlex.quote(str(self.socket_dir))}", f"-p {self._port}", *SERVER_OPTIONS]
         )
-        started = self._run(
+        started = run_tool(
             self.bindir / "pg_ctl",
             "start",
             "-w",
@@ -389,12 +223,12 @@ class EmbeddedPostgres:
     def _create_database(self) -> None:
         connection = ["-h", str(self.socket_dir), "-p", str(self._port), "-U", SUPERUSER]
         query = f"SELECT 1 FROM pg_database WHERE datname = {_sql_literal(self.database)}"
-        found = self._run(self._client("psql"), "-X", *connection, "-d", "postgres", "-tAc", query)
+        found = run_tool(self._client("psql"), "-X", *connection, "-d", "postgres", "-tAc", query)
         if found.returncode != 0:
             raise RuntimeError(f"cannot query the embedded PostgreSQL server: {found.stderr}")
         if found.stdout.strip() == "1":
             return
-        made = self._run(self._client("createdb"), *connection, "--", self.database)
+        made = run_tool(self._client("createdb"), *connection, "--", self.database)
         # Another process may have created it meanwhile.
         if made.returncode != 0 and "already exists" not in made.stderr:
             raise RuntimeError(f"createdb {self.database} failed: {made.stderr}")
@@ -404,7 +238,7 @@ class EmbeddedPostgres:
         if not self._started_here:
             return
         if self.is_running():
-            done = self._run(
+            done = run_tool(
                 self.bindir / "pg_ctl", "stop", "-D", str(self.pgdata), "-m", "fast", "-w"
             )
             if done.returncode != 0 and self.is_running():
