@@ -7,6 +7,7 @@ import structlog
 
 from eventstore.migrate import migrate
 from eventstore.pool import create_pool
+from eventstore.types import Conn
 
 # Each package migrates the tables it owns, the event log first.
 OWNERS = ("eventstore", "projections", "service.commands")
@@ -14,7 +15,7 @@ OWNERS = ("eventstore", "projections", "service.commands")
 log = structlog.get_logger("service.database")
 
 
-async def migrate_schema(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> list[str]:
+async def migrate_schema(conn: Conn) -> list[str]:
     applied = await migrate(conn, OWNERS)
     if applied:
         log.info("migrations applied", migrations=applied)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -15,4 +15,10 @@ EXPORT_RESULTS = Counter(
 )
 CONFLICT_RETRIES = Counter(
     "command_conflict_retries_total", "Commands re-run after losing a race on a stream version"
+)
+CATCHUP_LAG_EVENTS = Gauge(
+    "catchup_lag_events", "Committed events a catch-up projector has not applied yet", ["projector"]
+)
+CATCHUP_LAG_SECONDS = Gauge(
+    "catchup_lag_seconds", "How long the oldest event not yet applied has waited", ["projector"]
 )

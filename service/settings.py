@@ -34,3 +34,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     export_conflict_retries: int = 10
     demo_account: str = "acct_demo"
+    catchup_in_service: bool = Field(
+        default=True, description="Run the catch-up projectors inside the service process"
+    )

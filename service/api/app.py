@@ -10,13 +10,14 @@ from aiohttp import web
 
 from service.api.auth import VERIFIER, TokenVerifier
 from service.api.jsonio import dumps
-from service.api.keys import POOL, SETTINGS
+from service.api.keys import LAG, POOL, SETTINGS
 from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
 from service.api.views import exports, integrations, operations, platform, records
 from service.database import open_pool
 from service.settings import Settings
+from service.workers import LagWatch, catchup_projectors, run_catchup
 
 ROUTES = (
     operations.routes,
@@ -50,6 +51,15 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await app[POOL].close()
 
 
+async def _catchup(app: web.Application) -> AsyncIterator[None]:
+    """The catch-up projectors, in the background (unless run apart, by the CLI)."""
+    settings = app[SETTINGS]
+    projectors = catchup_projectors(settings) if settings.catchup_in_service else []
+    app[LAG] = LagWatch(app[POOL])
+    async for _ in run_catchup(app[POOL], projectors, app[LAG]):
+        yield
+
+
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_context, error_envelope, refuse_nul_in_url],
@@ -64,6 +74,7 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[operations.OPENAPI_TEXT] = dumps(service_document())
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_catchup)
     for table in ROUTES:
         table.add_to(app)
     return app

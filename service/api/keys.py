@@ -7,8 +7,10 @@ from aiohttp import web
 
 from service.api.auth import Principal
 from service.settings import Settings
+from service.workers import LagWatch
 
 POOL = web.AppKey("pool", asyncpg.Pool)
 SETTINGS = web.AppKey("settings", Settings)
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
+LAG = web.AppKey("catchup_lag", LagWatch)
