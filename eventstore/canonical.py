@@ -134,20 +134,43 @@ def canonical_parts(
     """(prefix, suffix) such that `prefix + format_instant(recorded_at) + suffix` is the
     canonical text: the append statement fills in `recorded_at`, which the database
     assigns, with `convert_to(prefix || to_char(...) || suffix, 'UTF8')`."""
+    for name, obj in (("data", data), ("metadata", metadata)):
+        if not isinstance(obj, Mapping):
+            raise TypeError(f"{name} must be a JSON object")
+    return parts_around_time(
+        account_id=account_id,
+        stream_id=stream_id,
+        version=version,
+        type=type,
+        schema_version=schema_version,
+        data_text=canonical_json(data),
+        metadata_text=canonical_json(metadata),
+    )
+
+
+def parts_around_time(
+    *,
+    account_id: str,
+    stream_id: str,
+    version: int,
+    type: str,
+    schema_version: int,
+    data_text: str,
+    metadata_text: str,
+) -> tuple[str, str]:
+    """canonical_parts for data and metadata already in canonical text (the append sends
+    that same text to be stored, so it is made once)."""
     for name, text in (("account_id", account_id), ("stream_id", stream_id), ("type", type)):
         if not isinstance(text, str):
             raise TypeError(f"{name} must be a str")
     for name, number in (("version", version), ("schema_version", schema_version)):
         if isinstance(number, bool) or not isinstance(number, int):
             raise TypeError(f"{name} must be an int")
-    for name, obj in (("data", data), ("metadata", metadata)):
-        if not isinstance(obj, Mapping):
-            raise TypeError(f"{name} must be a JSON object")
     # The keys below are written in sorted order; recorded_at sits between them.
     prefix = (
         '{"account_id":' + canonical_json(account_id)
-        + ',"data":' + canonical_json(data)
-        + ',"metadata":' + canonical_json(metadata)
+        + ',"data":' + data_text
+        + ',"metadata":' + metadata_text
         + ',"recorded_at":"'
     )  # fmt: skip
     suffix = (
