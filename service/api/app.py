@@ -14,10 +14,18 @@ from service.api.keys import LAG, POOL, SETTINGS
 from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
-from service.api.views import exports, integrations, operations, platform, records
+from service.api.views import (
+    audit,
+    exports,
+    history,
+    integrations,
+    operations,
+    platform,
+    records,
+)
 from service.database import open_pool
 from service.settings import Settings
-from service.workers import LagWatch, catchup_projectors, run_catchup
+from service.workers import LagWatch, catchup_projectors, run_catchup, signer_for
 
 ROUTES = (
     operations.routes,
@@ -25,6 +33,8 @@ ROUTES = (
     exports.routes,
     records.routes,
     platform.routes,
+    history.routes,
+    audit.routes,
 )
 
 
@@ -73,6 +83,9 @@ def create_app(settings: Settings) -> web.Application:
         issuer=settings.jwt_issuer,
     )
     app[operations.OPENAPI_TEXT] = dumps(service_document())
+    signer = signer_for(settings)
+    if signer is not None:
+        app[audit.SIGNER] = signer
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_catchup)
     for table in ROUTES:

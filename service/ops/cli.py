@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eventstore.pool import connect
+from projections.audit.signer import load_or_create_key
 from service.api.app import create_app
 from service.api.auth import ALL_SCOPES, issue_token
 from service.commands.caller import Caller
@@ -37,6 +38,11 @@ def load_settings() -> Settings:
     if not settings.jwt_secret and not settings.jwt_public_key_file:
         # Local use: one secret generated on first start and kept beside the data.
         settings = settings.model_copy(update={"jwt_secret": local_secret(settings.data_dir)})
+    if not settings.audit_signing_key_file and not settings.database_url:
+        # Embedded mode: one signing key, generated once, kept beside the data.
+        key_file = settings.data_dir.resolve() / "audit-signing-key.pem"
+        load_or_create_key(key_file)
+        settings = settings.model_copy(update={"audit_signing_key_file": key_file})
     return settings
 
 
