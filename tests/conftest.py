@@ -125,15 +125,15 @@ def settings_for(dsn: str, **overrides: Any) -> Settings:
     """A test service on `dsn`. Catch-up projectors do not run in the background unless
     asked: tests that need the log sealed run the sealer themselves, deterministically."""
     load_or_create_key(SIGNING_KEY)
-    return Settings(
-        database_url=dsn,
-        jwt_secret=SECRET,
-        jwt_audience=AUDIENCE,
-        db_pool_max=60,
-        audit_signing_key_file=SIGNING_KEY,
-        catchup_in_service=False,
-        **overrides,
-    )
+    given: dict[str, Any] = {
+        "database_url": dsn,
+        "jwt_secret": SECRET,
+        "jwt_audience": AUDIENCE,
+        "db_pool_max": 60,
+        "audit_signing_key_file": SIGNING_KEY,
+        "catchup_in_service": False,
+    }
+    return Settings(**(given | overrides))
 
 
 @dataclass(frozen=True)
