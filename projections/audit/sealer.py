@@ -79,7 +79,18 @@ class Sealer:
     async def tick(self, conn: Conn) -> None:
         """Sign a checkpoint of every tree that is due one."""
         for row in await conn.fetch(_DUE, self.checkpoint_events, self.checkpoint_seconds):
-            account_id, size = row["account_id"], row["size"]
-            root = await tree.root(conn, account_id, size)
-            note = self.signer.checkpoint(account_id, size, root)
-            await conn.execute(_SIGNED, account_id, size, root, note)
+            await self._sign(conn, row["account_id"], row["size"])
+
+    async def seal_now(self, conn: Conn, account_id: str) -> None:
+        """Sign a checkpoint of the account's whole tree, unless the last one covers it."""
+        size = await tree.tree_size(conn, account_id)
+        last = await conn.fetchval(
+            "SELECT max(tree_size) FROM audit_checkpoints WHERE account_id = $1", account_id
+        )
+        if size > (last or 0):
+            await self._sign(conn, account_id, size)
+
+    async def _sign(self, conn: Conn, account_id: str, size: int) -> None:
+        root = await tree.root(conn, account_id, size)
+        note = self.signer.checkpoint(account_id, size, root)
+        await conn.execute(_SIGNED, account_id, size, root, note)
