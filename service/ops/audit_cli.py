@@ -159,8 +159,12 @@ def audit_export(
                 async with conn.transaction():
                     await sealer.seal_now(conn, account)
                 async with conn.transaction(isolation="repeatable_read"):
+                    total = await conn.fetchval(
+                        "SELECT max(tree_size) FROM audit_checkpoints WHERE account_id = $1",
+                        account,
+                    )
                     with Progress(*COLUMNS, console=err) as bar:
-                        task = bar.add_task("exporting", total=None)
+                        task = bar.add_task("exporting", total=total or 0)
                         manifest = await export_bundle(
                             conn, account, sealer.signer, out, lambda n: bar.advance(task, n)
                         )
