@@ -85,7 +85,7 @@ async def test_an_intact_log_verifies(copy: str) -> None:
 
 EDITS: dict[str, tuple[str, str]] = {
     "an event's data": (
-        f"UPDATE events SET data = jsonb_set(data, '{{error_message}}', '\"fine\"')"
+        f"UPDATE events SET data = jsonb_set(data, '{{error,message}}', '\"fine\"')"
         f" WHERE account_id = '{ACCOUNT}' AND type = 'ExportFailed'",
         "the stored bytes do not hash to the stored hash",
     ),
