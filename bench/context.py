@@ -85,13 +85,12 @@ class Bench:
         for done in range(0, count, IMPORT_CHUNK):
             size = min(IMPORT_CHUNK, count - done)
             tag = self.new_tag("s")
-            jsonl, csv = self.workdir / f"{tag}.jsonl", self.workdir / f"{tag}.csv"
-            dataset.write_jsonl(jsonl, tag, 0, size)
-            ids = dataset.write_state_csv(csv, ACCOUNT, tag, 0, size)
+            jsonl, rows = self.workdir / f"{tag}.jsonl", self.workdir / f"{tag}.rows"
+            ids = dataset.write(jsonl, rows, ACCOUNT, tag, size)
             imported = await self.service.import_file(jsonl, ACCOUNT)
-            copied = await pgbench.mirror(self.dsn, csv, ACCOUNT, ids)
+            copied = await pgbench.mirror(self.dsn, rows, ACCOUNT, ids)
             jsonl.unlink()
-            csv.unlink()
+            rows.unlink()
             self._batches.append(Batch(tag, size))
             self.imported += size
             self.import_seconds += imported

@@ -1,4 +1,5 @@
-"""Realistic accounting records, written as the JSON Lines that `python -m service import` reads.
+"""Realistic accounting records, written as the JSON Lines that `python -m service import` reads
+and as rows for COPY into the baseline's tables.
 
 Record ids are `accr_<tag>_<n>`: a workload's Lua script and pgbench script rebuild the same
 ids from (tag, n), so each load generator can be handed a range of records nobody touched.
@@ -6,9 +7,7 @@ ids from (tag, n), so each load generator can be handed a range of records nobod
 
 from __future__ import annotations
 
-import csv
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,35 +99,25 @@ def record_body(n: int) -> dict[str, Any]:
     }
 
 
-def lines(tag: str, first: int, count: int) -> Iterator[tuple[str, dict[str, Any]]]:
-    for n in range(first, first + count):
-        yield record_id(tag, n), record_body(n)
-
-
-def write_jsonl(path: Path, tag: str, first: int, count: int) -> None:
-    """One import line per record: the body plus its `id`, ready for export."""
-    with path.open("w", encoding="utf-8") as out:
-        for rid, body in lines(tag, first, count):
-            out.write(json.dumps({"id": rid, **body, "review_status": READY}) + "\n")
-
-
-def write_state_csv(path: Path, account: str, tag: str, first: int, count: int) -> list[str]:
-    """The same records as rows of a record_state-shaped table (the state as the service
-    keeps it: the body under `content`), for COPY ... (FORMAT csv); returns their ids."""
+def write(jsonl: Path, table: Path, account: str, tag: str, count: int) -> list[str]:
+    """Records accr_TAG_0 ... accr_TAG_{count-1}, ready for export, twice: as import lines
+    (the body plus its `id`) and as rows of a record_state-shaped table in COPY's text
+    format, the state as the service keeps it (the body under `content`). Returns their
+    ids."""
     ids: list[str] = []
-    with path.open("w", encoding="utf-8", newline="") as out:
-        writer = csv.writer(out)
-        for n, (rid, body) in enumerate(lines(tag, first, count), start=first):
+    with jsonl.open("w", encoding="utf-8") as lines, table.open("w", encoding="utf-8") as rows:
+        for n in range(count):
+            rid, body = record_id(tag, n), record_body(n)
+            text = json.dumps(body)  # ids and statuses need no escaping
+            lines.write(f'{{"id": "{rid}", "review_status": "{READY}", {text[1:]}\n')
             at = (_EPOCH + timedelta(milliseconds=n)).isoformat()
-            state = {
-                "id": rid,
-                "version": 1,
-                "review_status": READY,
-                "updated_at": at,
-                "export": None,
-                "content": body,
-            }
-            row = [account, rid, 1, READY, body["source_type"], body["type"], at]
-            writer.writerow([*row, json.dumps(state)])
+            state = (
+                f'{{"id": "{rid}", "version": 1, "review_status": "{READY}",'
+                f' "updated_at": "{at}", "export": null, "content": {text}}}'
+            )
+            # JSON text holds no tab or newline; COPY's text format wants backslashes doubled.
+            state = state.replace("\\", "\\\\")
+            rows.write(f"{account}\t{rid}\t1\t{READY}\t{body['source_type']}\t{body['type']}")
+            rows.write(f"\t{at}\t{state}\n")
             ids.append(rid)
     return ids

@@ -109,14 +109,14 @@ async def create_tables(dsn: str) -> None:
         await conn.close()
 
 
-async def mirror(dsn: str, csv: Path, account: str, ids: list[str]) -> float:
-    """COPY the rows of `csv` into the state table (timed: the seconds it took), then add
-    their creation events (not timed)."""
+async def mirror(dsn: str, rows: Path, account: str, ids: list[str]) -> float:
+    """COPY `rows` (text format) into the state table (timed: the seconds it took), then
+    add their creation events (not timed)."""
     conn = await asyncpg.connect(dsn)
     try:
         start = asyncio.get_running_loop().time()
         await conn.copy_to_table(
-            "record_state", schema_name=SCHEMA, source=csv, columns=STATE_COLUMNS, format="csv"
+            "record_state", schema_name=SCHEMA, source=rows, columns=STATE_COLUMNS, format="text"
         )
         seconds = asyncio.get_running_loop().time() - start
         await conn.execute(_CREATED_EVENTS, account, ids)
