@@ -19,6 +19,8 @@ from bench.context import ACCOUNT, QUICK, Bench, Sizes
 from bench.report import Figure, Side
 
 BUSY_LOAD_GENERATOR = 0.5  # of a core: above it, the load generator may be the bottleneck
+BUSY_MACHINE = 0.3  # of a core used by other processes: the figure was squeezed
+FEW_REQUESTS = 30  # fewer in a timed run: a rough figure
 
 
 def service_cap(per_request: int) -> int:
@@ -50,12 +52,8 @@ def _unit(per_request: int) -> str:
 
 def records_wanted(sizes: Sizes, per: int, clients: int) -> int:
     """Seeded records a service run of this shape asks for (warm-up and timed run)."""
-    spans = (_span(service_cap(per), s, wrk.threads_for(clients), per) for s in _seconds(sizes))
-    return wrk.threads_for(clients) * sum(spans)
-
-
-def _seconds(sizes: Sizes) -> tuple[int, int]:
-    return sizes.warmup_seconds, sizes.run_seconds
+    threads, seconds = wrk.threads_for(clients), (sizes.warmup_seconds, sizes.run_seconds)
+    return threads * sum(_span(service_cap(per), s, threads, per) for s in seconds)
 
 
 async def _service_side(
@@ -65,7 +63,7 @@ async def _service_side(
         figure.notes.append("service not measured: " + wrk.INSTALL_HINT)
         return None
     threads = wrk.threads_for(clients)
-    warm_seconds, run_seconds = _seconds(bench.sizes)
+    warm_seconds, run_seconds = bench.sizes.warmup_seconds, bench.sizes.run_seconds
     got = await bench.records(records_wanted(bench.sizes, per, clients), grow)
     each = got.count // threads // per * per  # records for each wrk thread
     warm_span = int(each * warm_seconds / (warm_seconds + run_seconds)) // per * per
@@ -85,6 +83,9 @@ async def _service_side(
         figure.notes.append(f"ran {done.seconds:.1f} s: used all {threads * each:,} records")
     if done.cpu.get("wrk", 0.0) > BUSY_LOAD_GENERATOR:
         figure.flags.append(f"wrk used {done.cpu['wrk']:.0%} of a core: may be the bottleneck")
+    _busy(done.cpu, figure)
+    if done.ok + done.failed < FEW_REQUESTS:
+        figure.notes.append(f"only {done.ok + done.failed} requests: rough")
     return Side(
         value=done.requests_per_second * per,
         p50_ms=done.p50_ms,
@@ -104,17 +105,24 @@ async def _service_side(
     )
 
 
+def _busy(cpu: dict[str, float], figure: Figure) -> None:
+    note = "busy machine: see CPU other"
+    if cpu.get("other", 0.0) > BUSY_MACHINE and note not in figure.notes:
+        figure.notes.append(note)
+
+
 async def _raw_side(bench: Bench, per: int, clients: int, figure: Figure) -> Side:
-    warm_seconds, run_seconds = _seconds(bench.sizes)
+    warm_seconds, run_seconds = bench.sizes.raw_warmup_seconds, bench.sizes.run_seconds
     warm_span = _span(raw_cap(per), warm_seconds, clients, per)
     run_span = _span(raw_cap(per), run_seconds, clients, per)
     tag = bench.new_tag("x")
     await pgbench.add_run_rows(bench.dsn, tag, 0, clients * (warm_span + run_span))
     folder, watch = bench.workdir / tag, bench.watch_raw()
-    script = pgbench.export_script(tag, 0, warm_span, per)
-    await pgbench.run(
-        bench.dsn, script, clients, folder / "warmup", seconds=warm_seconds, watch=watch
-    )
+    if warm_seconds:
+        script = pgbench.export_script(tag, 0, warm_span, per)
+        await pgbench.run(
+            bench.dsn, script, clients, folder / "warmup", seconds=warm_seconds, watch=watch
+        )
     script = pgbench.export_script(tag, clients * warm_span, run_span, per)
     done = await pgbench.run(
         bench.dsn, script, clients, folder / "run", seconds=run_seconds, watch=watch
@@ -123,6 +131,7 @@ async def _raw_side(bench: Bench, per: int, clients: int, figure: Figure) -> Sid
         figure.flags.append("baseline ran past its rows: its figure is too high (raise raw_cap)")
     if done.failed:
         figure.flags.append(f"baseline: {done.failed} failed transactions")
+    _busy(done.cpu, figure)
     return Side(
         value=done.tps * per,
         p50_ms=done.p50_ms,
@@ -164,9 +173,13 @@ class Export:
         for flag in figure.flags:
             bench.say(f"  [bold red]! {escape(flag)}[/]")
         held = f" (account then: {bench.records_in_account:,})"
-        return [figure] + [
-            dataclasses.replace(figure, section=section, name=figure.name + held)
-            for section in self.sections[1:]
+        return [
+            dataclasses.replace(
+                figure,
+                section=section,
+                name=figure.name + ("" if section == "export-results" else held),
+            )
+            for section in self.sections
         ]
 
 
