@@ -51,6 +51,9 @@ async def measure(sizes: Sizes, workdir: Path) -> tuple[dict[str, Any], list[Fig
             figures: list[Figure] = []
             for workload in workloads(sizes):
                 figures.extend(await workload.run(bench))
+        except Exception:
+            console.print(service.describe(), markup=False)
+            raise
         finally:
             await service.stop()
     return facts, figures

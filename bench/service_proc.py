@@ -71,6 +71,14 @@ class Service:
                 await asyncio.sleep(0.2)
         raise ServiceError(f"/readyz did not answer 200 within {READY_TIMEOUT:.0f} s")
 
+    def describe(self, lines: int = 20) -> str:
+        """Whether it still runs, and the end of its log: for a run that went wrong."""
+        state = "running"
+        if self._proc is not None and self._proc.returncode is not None:
+            state = f"exited with status {self._proc.returncode}"
+        tail = self.log.read_text(errors="replace").splitlines()[-lines:]
+        return f"service (pid {self.pid}) {state}; last lines of its log:\n" + "\n".join(tail)
+
     async def stop(self) -> None:
         if self._proc is None or self._proc.returncode is not None:
             return
