@@ -41,11 +41,16 @@ CREATE TABLE {SCHEMA}.record_state (LIKE public.record_state INCLUDING ALL);
 ALTER TABLE {SCHEMA}.events SET (autovacuum_enabled = false);
 ALTER TABLE {SCHEMA}.record_state SET (autovacuum_enabled = false);
 """
+# Events carry the hash chain, as the service's do: SHA-256 over the previous event's hash
+# and the event's bytes (the service hashes its canonical JSON; this hashes jsonb's text).
+_GENESIS = "'\\x" + "00" * 32 + "'::bytea"
 # The creation event of each mirrored record (as `import` appends one), not timed.
 _CREATED_EVENTS = f"""
-INSERT INTO {SCHEMA}.events (event_id, account_id, stream_id, version, type, data, metadata)
+INSERT INTO {SCHEMA}.events (event_id, account_id, stream_id, version, type, data, metadata,
+                             prev_hash, hash)
 SELECT gen_random_uuid(), account_id, record_id, 1, 'RecordCreated', state,
-       '{{"client_id": "cli:import", "request_id": "import-4f1c2d3e5a6b"}}'
+       '{{"client_id": "cli:import", "request_id": "import-4f1c2d3e5a6b"}}',
+       {_GENESIS}, sha256({_GENESIS} || convert_to(state::text, 'UTF8'))
 FROM {SCHEMA}.record_state WHERE account_id = $1 AND record_id = ANY($2::text[])
 """
 # Rows for the baseline's own runs: copies of a mirrored record under new ids.
@@ -66,7 +71,8 @@ _EXPORT = """\\set n {first} + :client_id * {span} + :i * {per}
 BEGIN;
 SELECT state FROM {schema}.record_state
 WHERE account_id = '{account}' AND {which} FOR UPDATE;
-INSERT INTO {schema}.events (event_id, account_id, stream_id, version, type, data, metadata)
+INSERT INTO {schema}.events (event_id, account_id, stream_id, version, type, data, metadata,
+                             prev_hash, hash)
 {rows};
 UPDATE {schema}.record_state
 SET version = 2, review_status = 'EXPORTED', updated_at = now(),
@@ -75,10 +81,17 @@ WHERE account_id = '{account}' AND {which};
 END;
 """
 _ONE = "record_id = 'accr_{tag}_' || :n"
-_ONE_ROW = "VALUES (gen_random_uuid(), '{account}', 'accr_{tag}_' || :n, 2, {event})"
+# The new event chains onto the stream's previous one (looked up, as the service's append
+# does) and hashes its bytes.
+_CHAINED = (
+    "SELECT gen_random_uuid(), '{account}', p.stream_id, 2, {event}, p.hash,"
+    " sha256(p.hash || convert_to({hashed}, 'UTF8'))"
+    " FROM {schema}.events p WHERE p.account_id = '{account}' AND p.version = 1 AND "
+)
+_ONE_ROW = _CHAINED + "p.stream_id = 'accr_{tag}_' || :n"
 _BATCH = "generate_series(:n, :n + {last}) AS g"
 _MANY = "record_id = ANY(ARRAY(SELECT 'accr_{tag}_' || g FROM " + _BATCH + "))"
-_MANY_ROWS = "SELECT gen_random_uuid(), '{account}', 'accr_{tag}_' || g, 2, {event} FROM " + _BATCH
+_MANY_ROWS = _CHAINED + "p.stream_id = ANY(ARRAY(SELECT 'accr_{tag}_' || g FROM " + _BATCH + "))"
 _EVENT = {
     "vendor": "ERP_A",
     "reference_id": "r1",
@@ -129,6 +142,8 @@ async def add_run_rows(dsn: str, tag: str, first: int, count: int) -> None:
     conn = await asyncpg.connect(dsn)
     try:
         await conn.execute(_RUN_ROWS, RUNS_ACCOUNT, tag, first, first + count - 1)
+        ids = [f"accr_{tag}_{n}" for n in range(first, first + count)]
+        await conn.execute(_CREATED_EVENTS, RUNS_ACCOUNT, ids)
     finally:
         await conn.close()
 
@@ -140,7 +155,15 @@ def _literal(value: object) -> str:
 def export_script(tag: str, first: int, span: int, per: int) -> str:
     """Export `per` records per transaction; client c's range starts at first + c * span."""
     event = f"'ExportSucceeded', {_literal(_EVENT)}, {_literal(_METADATA)}"
-    names = {"account": RUNS_ACCOUNT, "tag": tag, "last": per - 1, "event": event}
+    hashed = _literal({"data": _EVENT, "metadata": _METADATA})
+    names = {
+        "account": RUNS_ACCOUNT,
+        "tag": tag,
+        "last": per - 1,
+        "event": event,
+        "hashed": hashed,
+        "schema": SCHEMA,
+    }
     which, rows = (_ONE, _ONE_ROW) if per == 1 else (_MANY, _MANY_ROWS)
     return _EXPORT.format(
         schema=SCHEMA,
