@@ -10,7 +10,7 @@ from eventstore.pool import create_pool
 from eventstore.types import Conn
 
 # Each package migrates the tables it owns, the event log first.
-OWNERS = ("eventstore", "projections", "service.commands")
+OWNERS = ("eventstore", "projections", "projections.analytics", "service.commands")
 
 log = structlog.get_logger("service.database")
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import structlog
 
+from projections.analytics.projection import analytics_projector
 from projections.catchup import Lag, Projector, follow, lag
 from service.metrics import CATCHUP_LAG_EVENTS, CATCHUP_LAG_SECONDS
 from service.settings import Settings
@@ -19,7 +20,7 @@ log = structlog.get_logger("service.workers")
 
 def catchup_projectors(settings: Settings) -> list[Projector]:
     """Every catch-up projector, in the order they should be run."""
-    return []
+    return [analytics_projector()]
 
 
 class LagWatch:
