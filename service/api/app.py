@@ -14,7 +14,7 @@ from service.api.keys import LAG, POOL, SETTINGS
 from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
-from service.api.views import exports, integrations, operations, platform, records
+from service.api.views import analytics, exports, integrations, operations, platform, records
 from service.database import open_pool
 from service.settings import Settings
 from service.workers import LagWatch, catchup_projectors, run_catchup
@@ -25,6 +25,7 @@ ROUTES = (
     exports.routes,
     records.routes,
     platform.routes,
+    analytics.routes,
 )
 
 
