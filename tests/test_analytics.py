@@ -12,6 +12,7 @@ import asyncpg
 from eventstore.types import Conn
 from projections.analytics.projection import ANALYTICS
 from projections.catchup import catch_up, lag
+from projections.rebuild import PROJECTIONS
 from projections.stream_projection import StreamProjector
 from service.api.keys import POOL
 from tests.analytics_oracle import actual_tables, expected_tables
@@ -93,7 +94,7 @@ async def test_tables_equal_the_tests_own_fold_of_the_log(
 async def test_row_types_match_the_tables_the_migrations_made(shared_dsn: str) -> None:
     conn: Conn = await asyncpg.connect(shared_dsn)
     try:
-        for projection in [ANALYTICS]:
+        for projection in PROJECTIONS.values():
             schema = projection.schema or "public"
             for table in projection.tables:
                 columns = await conn.fetch(
