@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,6 +22,7 @@ from service.api.keys import POOL
 from tests.api import Client, create_integration, export, fail, ok, put_record, ready_records
 from tests.conftest import settings_for
 from tests.test_analytics import settle
+from tests.test_cli import run_cli
 
 
 @pytest.fixture
@@ -145,6 +147,16 @@ async def test_verify_names_each_difference(
         f"integrations account_id={account} integration_id={integration}: "
         "missing from the live table"
     ]
+
+
+async def test_the_rebuild_command_replays_and_reports(
+    client: Client, auth: dict[str, str], fresh_dsn: str, tmp_path: Path
+) -> None:
+    await some_history(client, auth)
+    done = run_cli("rebuild", "record_state", dsn=fresh_dsn, data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "record_state: 30 events replayed" in done.stderr
+    assert await compare_projection(pool_of(client), "record_state") == []
 
 
 async def pages_across_swaps(client: Client, auth: dict[str, str], swaps: int) -> int:
