@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     export_conflict_retries: int = 10
     demo_account: str = "acct_demo"
+    analyst_password: str | None = Field(
+        default=None,
+        description="Password of the read-only `analyst` role; unset: it cannot log in "
+        "(embedded: generated into DATA_DIR/analyst-password)",
+    )
     catchup_in_service: bool = Field(
         default=True, description="Run the catch-up projectors inside the service process"
     )

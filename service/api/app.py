@@ -6,8 +6,10 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
+import structlog
 from aiohttp import web
 
+from projections.analytics.analyst import allow_analyst_login
 from service.api.auth import VERIFIER, TokenVerifier
 from service.api.jsonio import dumps
 from service.api.keys import LAG, POOL, SETTINGS
@@ -19,6 +21,7 @@ from service.database import open_pool
 from service.settings import Settings
 from service.workers import LagWatch, catchup_projectors, run_catchup
 
+log = structlog.get_logger("service.api.app")
 ROUTES = (
     operations.routes,
     integrations.routes,
@@ -48,6 +51,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         max_size=settings.db_pool_max,
         command_timeout=settings.db_command_timeout,
     )
+    if settings.analyst_password:
+        async with app[POOL].acquire() as conn:
+            if not await allow_analyst_login(conn, settings.analyst_password):
+                log.warning("the analyst role is missing or may not be altered: no analyst login")
     yield
     await app[POOL].close()
 
