@@ -93,9 +93,12 @@ async def test_the_summary_needs_the_audit_scope(client: Client, account: str) -
     assert resp.status == 403
 
 
-async def test_readyz_gives_each_projector_s_lag(client: Client) -> None:
+async def test_readyz_and_the_metrics_give_each_projector_s_lag(client: Client) -> None:
     resp = await client.get("/readyz")
     body = await resp.json()
     assert resp.status == 200 and body["status"] == "ready"
     assert set(body["projectors"]) == {"analytics"}
     assert body["projectors"]["analytics"]["events"] >= 0
+    metrics = await (await client.get("/metrics")).text()
+    assert 'catchup_lag_events{projector="analytics"}' in metrics
+    assert 'catchup_lag_seconds{projector="analytics"}' in metrics
