@@ -40,7 +40,11 @@ test-long: install-dev
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
 
-# Figures beside a raw-PostgreSQL baseline (prints only; DATABASE_URL or an embedded cluster).
-.PHONY: bench
+# The service measured over HTTP beside raw PostgreSQL (pgbench) on a throwaway cluster;
+# wrk for the HTTP load (apt-get install wrk). Prints a table, writes bench/results/.
+.PHONY: bench bench-quick
 bench: install
 	$(BIN)/python -m bench.run
+
+bench-quick: install
+	$(BIN)/python -m bench.run --quick

@@ -35,6 +35,7 @@ from rich.table import Table
 
 from domain.integrations import IntegrationCreated
 from domain.records import (
+    ExportError,
     ExportFailed,
     ExportSucceeded,
     RecordCreated,
@@ -87,7 +88,7 @@ def steps(total: int) -> Iterator[list[tuple[str, int, list[RecordEvent]]]]:
             batch.append((_id(wave - 1, i), 1, [*revised, ready]))
         for i in range(WAVE if wave >= 2 else 0):
             report: RecordEvent = (
-                ExportFailed(**integration, error_message="GL account closed")
+                ExportFailed(**integration, error=ExportError(message="GL account closed"))
                 if i % 7 == 0
                 else ExportSucceeded(**integration, reference_id=f"je-{wave}-{i}")
             )

@@ -35,7 +35,8 @@ COLUMNS = {
     "daily_exports": "account_id, day, vendor, outcome, currency, attempts, amount",
 }
 _EVENTS = """
-SELECT account_id, stream_id, version, position, type, data, metadata, recorded_at
+SELECT account_id, stream_id, version, position, type, schema_version, data, metadata,
+       recorded_at
 FROM events WHERE account_id = ANY($1::text[]) AND type = ANY($2::text[])
 ORDER BY account_id, stream_id, version
 """
@@ -77,13 +78,14 @@ def _fold_record(
             ok = e["type"] == "ExportSucceeded"
             status = "EXPORTED" if ok else "REVIEW"
             outcome = "EXPORTED" if ok else "FAILED"
-            last_export = (outcome, data.get("reference_id"), data.get("error_message"))
+            message = _error_message(e["schema_version"], data) if not ok else None
+            last_export = (outcome, data.get("reference_id"), message)
             first_report = first_report or at
             money = content["amount"]
             rows["export_attempts"].add(
                 (account, record_id, e["version"], e["position"], data["integration_id"],
                  data["vendor"], data["vendor_account_id"], outcome, data.get("reference_id"),
-                 data.get("error_message"), at, content["type"], content["source_type"],
+                 message, at, content["type"], content["source_type"],
                  money["amount"], money["currency"], e["metadata"].get("client_id"))
             )  # fmt: skip
             day = (account, at.astimezone(UTC).date(), data["vendor"], outcome, money["currency"])
@@ -111,6 +113,12 @@ def _fold_record(
     rows["record_lifecycle"].add(
         (account, record_id, created, ready, first_report, exported, failures, before_success)
     )
+
+
+def _error_message(schema_version: int, data: dict[str, Any]) -> str:
+    """An ExportFailed's message, in either stored shape: version 1 held it alone, version 2
+    in an `error` object."""
+    return str(data["error_message"] if schema_version == 1 else data["error"]["message"])
 
 
 async def actual_tables(conn: Conn, accounts: list[str], schema: str = "analytics") -> Rows:

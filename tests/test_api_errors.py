@@ -80,7 +80,7 @@ async def test_readiness_checks_the_database(client: Client) -> None:
     assert resp.status == 200
     body = await resp.json()
     assert body["status"] == "ready"
-    assert set(body["projectors"]) == {"analytics"}  # and how far behind each one is
+    assert "analytics" in body["projectors"]  # and how far behind each one is
 
 
 async def test_metrics_count_requests_and_export_outcomes(

@@ -14,7 +14,7 @@ from domain.values import Amount, Instant, RecordContent, ReviewStatus, User
 from service.api.errors import ERRORS
 
 
-def _omit_unknown(schema: dict[str, Any]) -> None:
+def omit_unknown(schema: dict[str, Any]) -> None:
     """Optional fields are left out of the answer when unknown, never written as null."""
     properties = schema["properties"]
     for name, prop in properties.items():
@@ -25,7 +25,7 @@ def _omit_unknown(schema: dict[str, Any]) -> None:
 
 
 class AnsweredUser(User):
-    model_config = ConfigDict(json_schema_extra=_omit_unknown)
+    model_config = ConfigDict(json_schema_extra=omit_unknown)
 
 
 class AccountingRecord(RecordContent):

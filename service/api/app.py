@@ -16,10 +16,19 @@ from service.api.keys import LAG, POOL, SETTINGS
 from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
-from service.api.views import analytics, exports, integrations, operations, platform, records
+from service.api.views import (
+    analytics,
+    audit,
+    exports,
+    history,
+    integrations,
+    operations,
+    platform,
+    records,
+)
 from service.database import open_pool
 from service.settings import Settings
-from service.workers import LagWatch, catchup_projectors, run_catchup
+from service.workers import LagWatch, catchup_projectors, run_catchup, signer_for
 
 log = structlog.get_logger("service.api.app")
 ROUTES = (
@@ -28,6 +37,8 @@ ROUTES = (
     exports.routes,
     records.routes,
     platform.routes,
+    history.routes,
+    audit.routes,
     analytics.routes,
 )
 
@@ -62,8 +73,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _catchup(app: web.Application) -> AsyncIterator[None]:
     """The catch-up projectors, in the background (unless run apart, by the CLI)."""
     settings = app[SETTINGS]
-    projectors = catchup_projectors(settings) if settings.catchup_in_service else []
-    app[LAG] = LagWatch(app[POOL])
+    known = catchup_projectors(settings)
+    projectors = known if settings.catchup_in_service else []
+    app[LAG] = LagWatch(app[POOL], names=[p.name for p in known])
     async for _ in run_catchup(app[POOL], projectors, app[LAG]):
         yield
 
@@ -81,6 +93,9 @@ def create_app(settings: Settings) -> web.Application:
         issuer=settings.jwt_issuer,
     )
     app[operations.OPENAPI_TEXT] = dumps(service_document())
+    signer = signer_for(settings)
+    if signer is not None:
+        app[audit.SIGNER] = signer
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_catchup)
     for table in ROUTES:

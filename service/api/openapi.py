@@ -22,6 +22,7 @@ TAGS = {
     "Integrations": "The account's ERP connection.",
     "Records": "Reading records and reporting exports.",
     "Platform": "Where records come from (extension).",
+    "Audit": "History, the gap-free feed, signed checkpoints and proofs (extension).",
     "Analytics": "Counts and amounts for analysts (extension).",
     "Operations": "Probes, metrics and this document.",
 }

@@ -19,7 +19,7 @@ from pydantic import (
 
 from domain.values import RECORD_ID_MAX, RECORD_ID_PREFIX, ReviewStatus, SourceType
 
-_DIGITS = re.compile(r"[0-9]{1,9}")
+_DIGITS = re.compile(r"[0-9]{1,18}")  # within bigint
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -135,6 +135,34 @@ class RecordsQuery(Params):
         if status is not None and info.data.get("source_type") is SourceType.BILL:
             raise ValueError("cannot be combined with source_type=BILL")
         return status
+
+
+class HistoryQuery(Params):
+    proof: bool = Field(
+        False,
+        description="Add to each sealed event its leaf index and inclusion proof against "
+        "the latest checkpoint, and that checkpoint.",
+    )
+
+
+class EventsQuery(Params):
+    after: str | None = Field(None, description="`next_cursor` of the previous page.")
+    limit: QueryInt = Field(100, ge=1, le=1000, description="Page size.")
+
+
+class CheckpointsQuery(Params):
+    after_size: QueryInt = Field(0, ge=0, description="Only checkpoints of larger trees.")
+    limit: QueryInt = Field(100, ge=1, le=1000, description="Page size.")
+
+
+class InclusionQuery(Params):
+    position: QueryInt = Field(ge=1, description="The event's position (from the feed).")
+    tree_size: QueryInt = Field(ge=1, description="The size of the tree to prove it in.")
+
+
+class ConsistencyQuery(Params):
+    from_size: QueryInt = Field(ge=1, description="The older tree's size.")
+    to_size: QueryInt = Field(ge=1, description="The newer tree's size.")
 
 
 class ExportSummaryQuery(Params):

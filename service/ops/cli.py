@@ -1,4 +1,4 @@
-"""`python -m service ...`: serve, token, migrate, import, seed, project, rebuild."""
+"""`python -m service ...`: serve, token, migrate, import, seed."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eventstore.pool import connect
-from projections.rebuild import PROJECTIONS
+from projections.audit.signer import load_or_create_key
 from service.api.app import create_app
 from service.api.auth import ALL_SCOPES, issue_token
 from service.commands.caller import Caller
@@ -28,9 +28,7 @@ from service.logging import configure_logging
 from service.ops.bulk_import import import_lines
 from service.ops.demo import seed_demo
 from service.ops.embedded_postgres import EmbeddedPostgres
-from service.ops.projecting import pick, project, rebuild_all
 from service.settings import Settings
-from service.workers import catchup_projectors
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 err = Console(stderr=True)
@@ -41,6 +39,11 @@ def load_settings() -> Settings:
     if not settings.jwt_secret and not settings.jwt_public_key_file:
         # Local use: one secret generated on first start and kept beside the data.
         settings = settings.model_copy(update={"jwt_secret": local_secret(settings.data_dir)})
+    if not settings.audit_signing_key_file and not settings.database_url:
+        # Embedded mode: one signing key, generated once, kept beside the data.
+        key_file = settings.data_dir.resolve() / "audit-signing-key.pem"
+        load_or_create_key(key_file)
+        settings = settings.model_copy(update={"audit_signing_key_file": key_file})
     if not settings.database_url and not settings.analyst_password:
         password = local_secret(settings.data_dir, "analyst-password")
         settings = settings.model_copy(update={"analyst_password": password})
@@ -226,28 +229,3 @@ async def _seed(settings: Settings, account: str, count: int) -> None:
         print(f"account {account} already has data: not seeded again", file=sys.stderr)
     else:
         print(f"seeded account {account}: {report.created} records", file=sys.stderr)
-
-
-@cli.command(name="project")
-def project_command(
-    name: Annotated[str | None, typer.Argument(help="one projector; all if left out")] = None,
-    follow: Annotated[bool, typer.Option("--follow", help="keep following the log")] = False,
-    batch: Annotated[int, typer.Option(min=1, max=10_000, help="events per round")] = 1000,
-) -> None:
-    """Run the catch-up projectors (the service runs them too, unless CATCHUP_IN_SERVICE=false)."""
-    settings = load_settings()
-    projectors = pick(catchup_projectors(settings), name)
-    with database(settings) as ready:
-        assert ready.database_url
-        asyncio.run(project(ready.database_url, projectors, follow, batch, err))
-
-
-@cli.command(name="rebuild")
-def rebuild_command(
-    projection: Annotated[str | None, typer.Argument(help="one; all if left out")] = None,
-) -> None:
-    """Replay the whole log into shadow tables and swap them in, while the API keeps answering."""
-    projections = pick(list(PROJECTIONS.values()), projection)
-    with database(load_settings()) as ready:
-        assert ready.database_url
-        asyncio.run(rebuild_all(ready.database_url, projections, err))

@@ -1,5 +1,5 @@
-"""`project` and `rebuild`: the catch-up projectors run from the command line, and rebuilds
-of projections from the whole log, with their progress shown."""
+"""`project` and `rebuild` (registered by __main__): the catch-up projectors run from the
+command line, and rebuilds of projections from the whole log, with their progress shown."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 import asyncpg
 import typer
@@ -25,10 +25,12 @@ from rich.progress import (
 from rich.text import Text
 
 from projections.catchup import Projector, follow, run_round
+from projections.rebuild import PROJECTIONS
 from projections.rebuild.rebuild import RebuildReport, rebuild
 from projections.stream_projection import StreamProjection
 from service.database import open_pool
-from service.workers import LagWatch
+from service.ops.cli import database, err, load_settings
+from service.workers import LagWatch, catchup_projectors
 
 _PROJECTED = "SELECT events FROM projector_checkpoints WHERE projector = $1"
 # After each round: show where the projector named stands.
@@ -144,3 +146,31 @@ async def rebuild_all(
             highlight=False,
         )
     return reports
+
+
+def project_command(
+    name: Annotated[str | None, typer.Argument(help="one projector; all if left out")] = None,
+    follow: Annotated[bool, typer.Option("--follow", help="keep following the log")] = False,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="events per round")] = 1000,
+) -> None:
+    """Run the catch-up projectors (the service runs them too, unless CATCHUP_IN_SERVICE=false)."""
+    settings = load_settings()
+    projectors = pick(catchup_projectors(settings), name)
+    with database(settings) as ready:
+        assert ready.database_url
+        asyncio.run(project(ready.database_url, projectors, follow, batch, err))
+
+
+def rebuild_command(
+    projection: Annotated[str | None, typer.Argument(help="one; all if left out")] = None,
+) -> None:
+    """Replay the whole log into shadow tables and swap them in, while the API keeps answering."""
+    projections = pick(list(PROJECTIONS.values()), projection)
+    with database(load_settings()) as ready:
+        assert ready.database_url
+        asyncio.run(rebuild_all(ready.database_url, projections, err))
+
+
+def register(cli: typer.Typer) -> None:
+    cli.command(name="project")(project_command)
+    cli.command(name="rebuild")(rebuild_command)
