@@ -24,13 +24,14 @@ RECORD_TYPES = [
 COLUMNS = {
     "records": "account_id, record_id, version, review_status, type, source_type, amount, "
     "currency, vendor_name, memo, updated_at, export_status, export_reference_id, "
-    "export_error_message",
+    "export_error_message, export_error_code",
     "record_line_items": "account_id, record_id, line_number, line_item_id, type, amount, "
     "currency, memo",
     "record_lifecycle": "account_id, record_id, created_at, ready_at, first_reported_at, "
     "exported_at, failed_attempts, attempts_before_success",
     "export_attempts": "account_id, record_id, version, position, integration_id, vendor, "
-    "vendor_account_id, outcome, reference_id, error_message, reported_at, record_type, "
+    "vendor_account_id, outcome, reference_id, error_message, error_code, reported_at, "
+    "record_type, "
     "source_type, amount, currency, client_id",
     "daily_exports": "account_id, day, vendor, outcome, currency, attempts, amount",
 }
@@ -78,14 +79,14 @@ def _fold_record(
             ok = e["type"] == "ExportSucceeded"
             status = "EXPORTED" if ok else "REVIEW"
             outcome = "EXPORTED" if ok else "FAILED"
-            message = _error_message(e["schema_version"], data) if not ok else None
-            last_export = (outcome, data.get("reference_id"), message)
+            error = _error(e["schema_version"], data) if not ok else (None, None)
+            last_export = (outcome, data.get("reference_id"), *error)
             first_report = first_report or at
             money = content["amount"]
             rows["export_attempts"].add(
                 (account, record_id, e["version"], e["position"], data["integration_id"],
                  data["vendor"], data["vendor_account_id"], outcome, data.get("reference_id"),
-                 message, at, content["type"], content["source_type"],
+                 *error, at, content["type"], content["source_type"],
                  money["amount"], money["currency"], e["metadata"].get("client_id"))
             )  # fmt: skip
             day = (account, at.astimezone(UTC).date(), data["vendor"], outcome, money["currency"])
@@ -99,7 +100,7 @@ def _fold_record(
             ready = at
     last = events[-1]
     vendor = content.get("vendor") or {}
-    export = last_export or (None, None, None)
+    export = last_export or (None, None, None, None)
     rows["records"].add(
         (account, record_id, last["version"], status, content["type"], content["source_type"],
          content["amount"]["amount"], content["amount"]["currency"], vendor.get("name"),
@@ -115,10 +116,12 @@ def _fold_record(
     )
 
 
-def _error_message(schema_version: int, data: dict[str, Any]) -> str:
-    """An ExportFailed's message, in either stored shape: version 1 held it alone, version 2
-    in an `error` object."""
-    return str(data["error_message"] if schema_version == 1 else data["error"]["message"])
+def _error(schema_version: int, data: dict[str, Any]) -> tuple[str, str | None]:
+    """An ExportFailed's message and code, in either stored shape: version 1 held the
+    message alone, version 2 an `error` object."""
+    if schema_version == 1:
+        return data["error_message"], None
+    return data["error"]["message"], data["error"].get("code")
 
 
 async def actual_tables(conn: Conn, accounts: list[str], schema: str = "analytics") -> Rows:

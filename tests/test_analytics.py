@@ -8,18 +8,29 @@ import random
 from typing import Any
 
 import asyncpg
+from aiohttp.test_utils import TestClient, TestServer
 
 from eventstore.types import Conn
 from projections.analytics.projection import ANALYTICS
 from projections.catchup import catch_up, lag
 from projections.rebuild import PROJECTIONS
 from projections.stream_projection import StreamProjector
+from service.api.app import create_app
 from service.api.keys import POOL
 from tests.analytics_oracle import actual_tables, expected_tables
-from tests.api import Client, create_integration, export, fail, ok, put_record, set_status
-from tests.conftest import make_token
-
-SUMMARY = "/v3/accounting/analytics/exports"
+from tests.api import (
+    Client,
+    create_integration,
+    export,
+    fail,
+    ok,
+    put_record,
+    ready_records,
+    set_status,
+)
+from tests.conftest import make_token, settings_for
+from tests.test_schema_evolution import ACCOUNT as EVOLVED
+from tests.test_schema_evolution import write_a_version_1_failure
 
 
 async def settle(pool: asyncpg.Pool, name: str = "analytics") -> None:
@@ -106,3 +117,26 @@ async def test_row_types_match_the_tables_the_migrations_made(shared_dsn: str) -
                 assert tuple(c[0] for c in columns) == table.columns, table.name
     finally:
         await conn.close()
+
+
+async def test_both_stored_shapes_of_a_failure_reach_the_tables(fresh_dsn: str) -> None:
+    """An ExportFailed stored as version 1 (message alone) is upcast on the way in; one of
+    version 2 brings its code."""
+    auth = {"Authorization": f"Bearer {make_token(EVOLVED)}"}
+    async with TestClient(TestServer(create_app(settings_for(fresh_dsn)))) as client:
+        await create_integration(client, auth)
+        old_id, new_id = await ready_records(client, auth, 2)
+        await write_a_version_1_failure(fresh_dsn, old_id)
+        failure = {"error_message": "Vendor unknown", "error_code": "VENDOR_UNKNOWN"}
+        item = {"accounting_record_id": new_id, "failure": failure}
+        code, body = await export(client, auth, [item])
+        assert code == 200, body
+        pool = client.server.app[POOL]
+        await settle(pool)
+        async with pool.acquire() as conn:
+            expected = await expected_tables(conn, [EVOLVED])
+            assert await actual_tables(conn, [EVOLVED]) == expected
+    assert {(row[1], row[9], row[10]) for row in expected["export_attempts"]} == {
+        (old_id, "GL account 6099 is closed", None),
+        (new_id, "Vendor unknown", "VENDOR_UNKNOWN"),
+    }

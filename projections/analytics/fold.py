@@ -98,6 +98,7 @@ def _attempt(
         outcome=outcome.status,
         reference_id=outcome.reference_id,
         error_message=outcome.error_message,
+        error_code=outcome.error_code,
         reported_at=outcome.reported_at,
         record_type=after.content.type.value,
         source_type=after.content.source_type.value,
@@ -138,6 +139,7 @@ def _record(account_id: str, state: RecordState) -> RecordRow:
         export_integration_id=export.integration_id if export else None,
         export_reference_id=export.reference_id if export else None,
         export_error_message=export.error_message if export else None,
+        export_error_code=export.error_code if export else None,
         export_reported_at=export.reported_at if export else None,
     )
 

@@ -21,6 +21,7 @@ class ExportAttemptRow(NamedTuple):
     outcome: str
     reference_id: str | None
     error_message: str | None
+    error_code: str | None
     reported_at: datetime
     record_type: str
     source_type: str
@@ -79,6 +80,7 @@ class RecordRow(NamedTuple):
     export_integration_id: str | None
     export_reference_id: str | None
     export_error_message: str | None
+    export_error_code: str | None
     export_reported_at: datetime | None
 
 

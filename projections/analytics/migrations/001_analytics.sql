@@ -16,6 +16,7 @@ CREATE TABLE analytics.export_attempts (
     outcome           text NOT NULL CHECK (outcome IN ('EXPORTED', 'FAILED')),
     reference_id      text,
     error_message     text,
+    error_code        text,
     reported_at       timestamptz NOT NULL,
     record_type       text NOT NULL,
     source_type       text NOT NULL,
@@ -30,6 +31,7 @@ COMMENT ON TABLE analytics.export_attempts IS
 COMMENT ON COLUMN analytics.export_attempts.version IS 'The record''s version this report made';
 COMMENT ON COLUMN analytics.export_attempts.position IS 'The event''s position in the log';
 COMMENT ON COLUMN analytics.export_attempts.vendor IS 'The ERP the integration exports to';
+COMMENT ON COLUMN analytics.export_attempts.error_code IS 'The ERP''s reason code, when the connector sent one';
 COMMENT ON COLUMN analytics.export_attempts.client_id IS 'The connector that reported it';
 
 CREATE TABLE analytics.daily_exports (
@@ -92,6 +94,7 @@ CREATE TABLE analytics.records (
     export_integration_id text,
     export_reference_id  text,
     export_error_message text,
+    export_error_code    text,
     export_reported_at   timestamptz,
     PRIMARY KEY (account_id, record_id)
 );
