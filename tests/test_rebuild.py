@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient
 
 from projections.rebuild import PROJECTIONS
 from projections.rebuild.rebuild import rebuild
+from projections.rebuild.shadow import Busy, exclusive
 from projections.rebuild.verify import compare_projection
 from service.api.app import create_app
 from service.api.keys import POOL
@@ -147,6 +148,16 @@ async def test_verify_names_each_difference(
         f"integrations account_id={account} integration_id={integration}: "
         "missing from the live table"
     ]
+
+
+async def test_one_rebuild_or_verify_of_a_projection_at_a_time(client: Client) -> None:
+    pool = pool_of(client)
+    async with exclusive(pool, "record_state"):  # as a rebuild of record_state holds it
+        with pytest.raises(Busy):
+            await rebuild(pool, PROJECTIONS["record_state"])
+        with pytest.raises(Busy):
+            await compare_projection(pool, "record_state")
+        assert await compare_projection(pool, "integrations") == []
 
 
 async def test_the_rebuild_command_replays_and_reports(

@@ -58,7 +58,7 @@ async def rebuild(
     shadow = f"shadow_{projection.name}"
     follower = StreamProjector(projection, shadow, f"shadow:{projection.name}")
     async with (
-        exclusive(pool, f"rebuild {projection.name}"),
+        exclusive(pool, projection.name),
         pool.acquire() as reader,
         pool.acquire() as writer,
     ):

@@ -43,16 +43,17 @@ class Busy(Exception):
 
 
 @contextlib.asynccontextmanager
-async def exclusive(pool: asyncpg.Pool, what: str) -> AsyncIterator[None]:
-    """Hold a cluster-wide lock named `what` for the block (one rebuild of a projection at a
-    time), on a connection of its own."""
+async def exclusive(pool: asyncpg.Pool, projection: str) -> AsyncIterator[None]:
+    """One rebuild or verify of a projection at a time (a verify's snapshot must not see a
+    swap half-way), held on a connection of its own for the block."""
+    key = f"rebuild or verify {projection}"
     async with pool.acquire() as conn:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", what):
-            raise Busy(f"{what} is already running")
+        if not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", key):
+            raise Busy(f"a rebuild or verify of {projection} is already running")
         try:
             yield
         finally:
-            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", what)
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
 
 
 async def create_shadow(conn: Conn, projection: StreamProjection, live: str, shadow: str) -> None:

@@ -44,7 +44,7 @@ async def compare_projection(pool: asyncpg.Pool, name: str, *, limit: int = 50) 
     projection = PROJECTIONS[name]
     shadow = f"verify_{name}"
     async with (
-        exclusive(pool, f"verify {name}"),
+        exclusive(pool, name),
         pool.acquire() as reader,
         pool.acquire() as writer,
     ):
