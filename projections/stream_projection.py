@@ -12,13 +12,17 @@ an event that arrives after its stream was folded past it changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from eventstore.streams import Stream, read_streams
 from eventstore.types import Conn, RecordedEvent
 from projections.tables import Table
+
+T = TypeVar("T")
+_STREAMS_PER_TURN = 50
 
 
 class StreamProjection(Protocol):
@@ -43,6 +47,17 @@ class StreamProjection(Protocol):
         """SQL giving (account_id, stream_id, version) for each stream folded into the
         tables in `schema`; None when the tables do not keep a stream's version."""
         ...
+
+
+async def fold_each(streams: Sequence[Stream], fold: Callable[[Stream], T]) -> list[T]:
+    """`fold` of every stream, giving the event loop a turn every few streams: a projector
+    runs inside the service, whose requests must not wait for a whole batch to be folded."""
+    folded = []
+    for n, stream in enumerate(streams, start=1):
+        folded.append(fold(stream))
+        if n % _STREAMS_PER_TURN == 0:
+            await asyncio.sleep(0)
+    return folded
 
 
 async def live_schema(conn: Conn, projection: StreamProjection) -> str:

@@ -20,7 +20,7 @@ from projections.analytics.rows import (
     RECORD_LINE_ITEMS,
     RECORDS,
 )
-from projections.stream_projection import StreamProjector
+from projections.stream_projection import StreamProjector, fold_each
 from projections.tables import Table
 
 _ADD_TO_DAY = """ON CONFLICT (account_id, day, vendor, outcome, currency) DO UPDATE SET
@@ -52,7 +52,7 @@ class AnalyticsProjection:
     async def project(
         self, conn: Conn, schema: str, streams: Sequence[Stream], *, fresh: bool
     ) -> None:
-        facts = [record_facts(stream) for stream in streams]
+        facts = await fold_each(streams, record_facts)
         known = {} if fresh else await _known_versions(conn, schema, facts)
         changed = [f for f in facts if f.record.version > known.get(f.key, 0)]
         attempts = [a for f in changed for a in f.attempts if a.version > known.get(f.key, 0)]

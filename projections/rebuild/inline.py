@@ -15,6 +15,7 @@ from eventstore.streams import Stream
 from eventstore.types import Conn
 from projections.codecs import INTEGRATIONS
 from projections.records import fold_records
+from projections.stream_projection import fold_each
 from projections.tables import Jsonb, Table, Xid8
 
 
@@ -102,7 +103,7 @@ class RecordStateProjection:
     async def project(
         self, conn: Conn, schema: str, streams: Sequence[Stream], *, fresh: bool
     ) -> None:
-        rows = [record_state_row(stream) for stream in streams]
+        rows = await fold_each(streams, record_state_row)
         if fresh:
             await RECORD_STATE.copy(conn, schema, rows)
         else:
@@ -123,7 +124,7 @@ class IntegrationsProjection:
     async def project(
         self, conn: Conn, schema: str, streams: Sequence[Stream], *, fresh: bool
     ) -> None:
-        rows = [row for stream in streams for row in integration_rows(stream)]
+        rows = [row for rows in await fold_each(streams, integration_rows) for row in rows]
         if not fresh:  # an account's rows are its whole stream's fold: replace them
             accounts = [(stream[0].account_id,) for stream in streams]
             await INTEGRATION_ROWS.delete(conn, schema, ("account_id",), accounts)
