@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := service domain eventstore projections
 
-.PHONY: run test lint types install install-dev clean
+.PHONY: run test test-long lint types install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ types: install-dev
 
 test: lint types
 	$(BIN)/python -m pytest
+
+test-long: install-dev
+	$(BIN)/python -m pytest -m long
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info

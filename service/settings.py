@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     )
     audit_checkpoint_events: int = Field(default=1000, ge=1)
     audit_checkpoint_seconds: float = Field(default=5.0, gt=0)
+    analyst_password: str | None = Field(
+        default=None,
+        description="Password of the read-only `analyst` role; unset: it cannot log in "
+        "(embedded: generated into DATA_DIR/analyst-password)",
+    )
     catchup_in_service: bool = Field(
         default=True, description="Run the catch-up projectors inside the service process"
     )

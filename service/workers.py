@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import structlog
 
+from projections.analytics.projection import analytics_projector
 from projections.audit.notes import private_key_from_pem
 from projections.audit.sealer import Sealer
 from projections.audit.signer import Signer
@@ -30,7 +31,7 @@ def signer_for(settings: Settings) -> Signer | None:
 
 def catchup_projectors(settings: Settings) -> list[Projector]:
     """Every catch-up projector, in the order they should be run."""
-    found: list[Projector] = []
+    found: list[Projector] = [analytics_projector()]
     signer = signer_for(settings)
     if signer is None:
         log.warning("checkpoints are not signed: set AUDIT_SIGNING_KEY_FILE to seal the logs")
@@ -48,9 +49,12 @@ def catchup_projectors(settings: Settings) -> list[Projector]:
 class LagWatch:
     """The latest lag of each projector, measured at most every `interval` seconds."""
 
-    def __init__(self, pool: asyncpg.Pool, interval: float = 1.0) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, interval: float = 1.0, names: Sequence[str] = ()
+    ) -> None:
         self.pool = pool
         self.interval = interval
+        self.names = tuple(names)  # the projectors to report on, wherever they run
         self.latest: dict[str, Lag] = {}
         self._measured: dict[str, float] = {}
 

@@ -306,6 +306,8 @@ def _contract_refusal(failure: Failure, response: Response, *, public: bool) -> 
             status == 400 and field in ("cursor", "after"),
             # A tree size beyond the sealed log, or sizes out of order: state, not shape.
             status == 400 and field in ("tree_size", "to_size", "from_size"),
+            # The analytics summary's `to` before its `from` is 400.
+            status == 400 and field == "to" and "from" in reason,
             # An EXPORTED record can be neither revised nor moved: 422.
             status == 422 and details.get("current_status") == "EXPORTED",
             # NUL (U+0000) in a body or URL is 400: PostgreSQL text cannot hold it.

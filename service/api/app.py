@@ -6,8 +6,10 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
+import structlog
 from aiohttp import web
 
+from projections.analytics.analyst import allow_analyst_login
 from service.api.auth import VERIFIER, TokenVerifier
 from service.api.jsonio import dumps
 from service.api.keys import LAG, POOL, SETTINGS
@@ -15,6 +17,7 @@ from service.api.middleware import error_envelope, refuse_nul_in_url, request_co
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
 from service.api.views import (
+    analytics,
     audit,
     exports,
     history,
@@ -27,6 +30,7 @@ from service.database import open_pool
 from service.settings import Settings
 from service.workers import LagWatch, catchup_projectors, run_catchup, signer_for
 
+log = structlog.get_logger("service.api.app")
 ROUTES = (
     operations.routes,
     integrations.routes,
@@ -35,6 +39,7 @@ ROUTES = (
     platform.routes,
     history.routes,
     audit.routes,
+    analytics.routes,
 )
 
 
@@ -57,6 +62,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         max_size=settings.db_pool_max,
         command_timeout=settings.db_command_timeout,
     )
+    if settings.analyst_password:
+        async with app[POOL].acquire() as conn:
+            if not await allow_analyst_login(conn, settings.analyst_password):
+                log.warning("the analyst role is missing or may not be altered: no analyst login")
     yield
     await app[POOL].close()
 
@@ -64,8 +73,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _catchup(app: web.Application) -> AsyncIterator[None]:
     """The catch-up projectors, in the background (unless run apart, by the CLI)."""
     settings = app[SETTINGS]
-    projectors = catchup_projectors(settings) if settings.catchup_in_service else []
-    app[LAG] = LagWatch(app[POOL])
+    known = catchup_projectors(settings)
+    projectors = known if settings.catchup_in_service else []
+    app[LAG] = LagWatch(app[POOL], names=[p.name for p in known])
     async for _ in run_catchup(app[POOL], projectors, app[LAG]):
         yield
 

@@ -4,7 +4,7 @@ as component schemas."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -23,6 +23,7 @@ TAGS = {
     "Records": "Reading records and reporting exports.",
     "Platform": "Where records come from (extension).",
     "Audit": "History, the gap-free feed, signed checkpoints and proofs (extension).",
+    "Analytics": "Counts and amounts for analysts (extension).",
     "Operations": "Probes, metrics and this document.",
 }
 REF = "#/components/schemas/"
@@ -170,11 +171,18 @@ def _refusals(op: Operation) -> Iterable[type[BaseException]]:
         yield Exception
 
 
-def _answer(op: Operation, description: str, schema: Schema, media_type: str) -> Schema:
+def _answer(
+    op: Operation,
+    description: str,
+    schema: Schema,
+    media_type: str,
+    others: Mapping[str, Schema] | None = None,
+) -> Schema:
     headers = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
     if op.idempotent:
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
-    content = {media_type: {"schema": schema}}
+    forms = {media_type: schema, **(others or {})}
+    content = {media: {"schema": form} for media, form in forms.items()}
     return {"description": description, "headers": headers, "content": content}
 
 
@@ -184,7 +192,9 @@ def _operation(op: Operation, schemas: _Schemas) -> Schema:
         wanted = " or ".join(f"`{scope}`" for scope in op.scopes)
         description += f"\n\nRequired scope: {wanted}."
     responses = {
-        str(status): _answer(op, op.summary + ".", schemas.of(model), op.media_type)
+        str(status): _answer(
+            op, op.summary + ".", schemas.of(model), op.media_type, op.other_media_types
+        )
         for status, model in op.answers.items()
     }
     meanings: dict[int, list[str]] = {}

@@ -4,8 +4,8 @@ parameters in the OpenAPI document."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -20,6 +20,7 @@ from pydantic import (
 from domain.values import RECORD_ID_MAX, RECORD_ID_PREFIX, ReviewStatus, SourceType
 
 _DIGITS = re.compile(r"[0-9]{1,18}")  # within bigint
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _whole_number(value: Any) -> Any:
@@ -48,11 +49,25 @@ def _instant(value: Any) -> Any:
         raise ValueError("is out of range once converted to UTC") from None
 
 
+def _day(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if not _DAY.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a calendar date") from None
+
+
 QueryInt = Annotated[int, BeforeValidator(_whole_number)]
 QueryInstant = Annotated[
     datetime,
     BeforeValidator(_instant),
     WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+QueryDay = Annotated[
+    date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})
 ]
 
 
@@ -148,3 +163,21 @@ class InclusionQuery(Params):
 class ConsistencyQuery(Params):
     from_size: QueryInt = Field(ge=1, description="The older tree's size.")
     to_size: QueryInt = Field(ge=1, description="The newer tree's size.")
+
+
+class ExportSummaryQuery(Params):
+    from_: QueryDay | None = Field(
+        None, alias="from", description="First day counted (UTC), inclusive; none: from the start."
+    )
+    to: QueryDay | None = Field(None, description="Last day counted (UTC), inclusive.")
+    group_by: Literal["day", "vendor", "outcome"] = Field(
+        "day", description="One line per day, per ERP vendor or per outcome (and currency)."
+    )
+
+    @field_validator("to")
+    @classmethod
+    def not_before_from(cls, to: date | None, info: ValidationInfo) -> Any:
+        start = info.data.get("from_")
+        if to is not None and start is not None and to < start:
+            raise ValueError("must not be before `from`")
+        return to

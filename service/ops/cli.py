@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 import typer
@@ -43,11 +44,14 @@ def load_settings() -> Settings:
         key_file = settings.data_dir.resolve() / "audit-signing-key.pem"
         load_or_create_key(key_file)
         settings = settings.model_copy(update={"audit_signing_key_file": key_file})
+    if not settings.database_url and not settings.analyst_password:
+        password = local_secret(settings.data_dir, "analyst-password")
+        settings = settings.model_copy(update={"analyst_password": password})
     return settings
 
 
-def local_secret(data_dir: Path) -> str:
-    path = data_dir / "jwt-secret"
+def local_secret(data_dir: Path, name: str = "jwt-secret") -> str:
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -99,9 +103,18 @@ def serve(
             asyncio.run(_seed(ready, ready.demo_account, 300))
         if ready.jwt_secret:
             print(banner(ready), flush=True)
+        if not settings.database_url and ready.database_url:
+            print(analyst_banner(ready.database_url), flush=True)
         log.info("listening", url=f"http://{ready.host}:{ready.port}", database=where)
         web.run_app(create_app(ready), host=ready.host, port=ready.port, print=None)
     log.info("stopped", database=where)
+
+
+def analyst_banner(dsn: str) -> str:
+    """How to query the embedded cluster as the read-only analyst (its socket, trust auth)."""
+    parts = urlsplit(dsn)
+    as_analyst = urlunsplit(parts._replace(netloc="analyst@"))
+    return f'Analysts (read-only, schema analytics):\n\npsql "{as_analyst}"\n'
 
 
 @cli.command()
