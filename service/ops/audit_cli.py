@@ -15,7 +15,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from projections.audit.notes import NoteError, open_note, parse_checkpoint, parse_verifier_key
 from projections.audit.sealer import Sealer
 from projections.audit.signer import Signer
+from projections.analytics.projection import ANALYTICS
 from projections.catchup import catch_up, follow
+from projections.rebuild.shadow import Busy
+from projections.rebuild.verify import compare_projection
 from service.database import open_pool
 from service.ops.audit_export import export_bundle
 from service.ops.cli import database, err, load_settings
@@ -136,6 +139,12 @@ def verify(
                 for kept in trusted:
                     if not any(kept.origin == signer.origin(a) for a in accounts):
                         found.append(Mismatch(kept.origin, "saved checkpoint", "no such log"))
+            # The catch-up projections: rebuilt into shadow tables, compared row by row.
+            try:
+                differences = await compare_projection(pool, ANALYTICS.name)
+            except Busy as busy:
+                differences = [f"not compared: {busy}"]
+            found.extend(Mismatch("*", ANALYTICS.name, line) for line in differences)
 
         asyncio.run(_with_pool(ready, run))
     for mismatch in found:
