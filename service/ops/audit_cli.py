@@ -12,10 +12,10 @@ import asyncpg
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from projections.analytics.projection import ANALYTICS
 from projections.audit.notes import NoteError, open_note, parse_checkpoint, parse_verifier_key
 from projections.audit.sealer import Sealer
 from projections.audit.signer import Signer
-from projections.analytics.projection import ANALYTICS
 from projections.catchup import catch_up, follow
 from projections.rebuild.shadow import Busy
 from projections.rebuild.verify import compare_projection
