@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -24,6 +25,12 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
 
 
+# New money fits numeric(24, 6): below 10^18 in magnitude, at most 6 digits after the point.
+AMOUNT_DIGITS = 18
+AMOUNT_LIMIT = 10**AMOUNT_DIGITS
+AMOUNT_SCALE = 6
+
+
 def _number_only(value: Any) -> Any:
     # JSON numbers arrive as int or Decimal (never float: see service.jsonio); strings and
     # booleans are wrong types, not numbers to coerce.
@@ -32,12 +39,24 @@ def _number_only(value: Any) -> Any:
     return value
 
 
+def _bounded_money(value: Decimal) -> Decimal:
+    if not value.is_finite() or abs(value) >= AMOUNT_LIMIT:
+        raise ValueError(f"must be below 10^{AMOUNT_DIGITS} in magnitude")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -AMOUNT_SCALE:
+        raise ValueError(f"may have at most {AMOUNT_SCALE} digits after the decimal point")
+    return value
+
+
 def _iso_z(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 9999 west of UTC, year 1 east of it
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 # Exact decimal money: never a binary float from request to storage.
@@ -45,6 +64,22 @@ Amount = Annotated[
     Decimal,
     BeforeValidator(_number_only),
     WithJsonSchema({"type": "number"}),
+]
+# What new input may say: bounded. Stored facts keep whatever they hold, so that history
+# written before the bound stays readable.
+NewAmount = Annotated[
+    Decimal,
+    BeforeValidator(_number_only),
+    AfterValidator(_bounded_money),
+    WithJsonSchema(
+        {
+            "type": "number",
+            "exclusiveMinimum": -AMOUNT_LIMIT,
+            "exclusiveMaximum": AMOUNT_LIMIT,
+            "description": f"Exact decimal below 10^{AMOUNT_DIGITS} in magnitude, "
+            f"at most {AMOUNT_SCALE} digits after the point.",
+        }
+    ),
 ]
 # Timezone-aware instants, normalised to UTC and written ISO-8601 with `Z`.
 Instant = Annotated[
@@ -138,6 +173,12 @@ class Money(Frozen):
     currency: Annotated[str, StringConstraints(min_length=3, max_length=3, to_upper=True)]
 
 
+class NewMoney(Money):
+    """Money as new input gives it: within the bounds of NewAmount."""
+
+    amount: NewAmount
+
+
 class AccountingFieldValue(Frozen):
     brex_field_id: Text
     remote_field_id: str | None = None
@@ -212,13 +253,19 @@ class RecordContent(Frozen):
 
 RECORD_ID_PREFIX = "accr_"
 RECORD_ID_MAX = 128
-RECORD_ID_RULE = f"must start with {RECORD_ID_PREFIX} and be at most {RECORD_ID_MAX} characters"
+# Ids go into URLs, logs, file names of exports and ERP fields: plain ASCII letters, digits,
+# `_` and `-` after the prefix, so no id holds a separator, a dot path, a control or bidi
+# character, and no two Unicode spellings of one id can name two records.
+RECORD_ID_PATTERN = (
+    f"^{RECORD_ID_PREFIX}[A-Za-z0-9_-]{{1,{RECORD_ID_MAX - len(RECORD_ID_PREFIX)}}}$"
+)
+RECORD_ID_RULE = (
+    f"must be {RECORD_ID_PREFIX} followed by 1 to {RECORD_ID_MAX - len(RECORD_ID_PREFIX)} "
+    "ASCII letters, digits, '_' or '-'"
+)
+_RECORD_ID = re.compile(RECORD_ID_PATTERN.removesuffix("$").removeprefix("^"))
 
 
 def is_record_id(value: object) -> bool:
     """Whether `value` may name a record the platform creates."""
-    return (
-        isinstance(value, str)
-        and value.startswith(RECORD_ID_PREFIX)
-        and len(value) <= RECORD_ID_MAX
-    )
+    return isinstance(value, str) and _RECORD_ID.fullmatch(value) is not None

@@ -37,3 +37,7 @@ class Settings(BaseSettings):
     catchup_in_service: bool = Field(
         default=True, description="Run the catch-up projectors inside the service process"
     )
+
+    # Limits (README: Limits and timeouts).
+    http_max_line_bytes: int = 128 * 1024
+    http_max_header_bytes: int = 16 * 1024

@@ -308,6 +308,9 @@ def _contract_refusal(failure: Failure, response: Response, *, public: bool) -> 
             status == 422 and details.get("current_status") == "EXPORTED",
             # NUL (U+0000) in a body or URL is 400: PostgreSQL text cannot hold it.
             status == 400 and reason == "contains the NUL character",
+            # New money has at most 6 digits after the point: said in the schema's
+            # description, since `multipleOf` cannot say it of binary floats.
+            status == 400 and "digits after the decimal point" in reason,
             # Public document: its strings have no minLength; the contract wants non-empty
             # vendor, vendor_account_id, record ids, error messages.
             public and status == 400 and reason == "String should have at least 1 character",

@@ -14,6 +14,7 @@ from service.api.keys import LAG, POOL, SETTINGS
 from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
+from service.api.server import http_limits
 from service.api.views import exports, integrations, operations, platform, records
 from service.database import open_pool
 from service.settings import Settings
@@ -64,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_context, error_envelope, refuse_nul_in_url],
         client_max_size=settings.max_body_bytes,
+        handler_args=http_limits(settings),
     )
     app[SETTINGS] = settings
     app[VERIFIER] = TokenVerifier(

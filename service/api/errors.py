@@ -35,6 +35,10 @@ class Forbidden(EdgeError):
     error_code = "FORBIDDEN"
 
 
+class UnsupportedMediaType(EdgeError):
+    error_code = "INVALID_REQUEST"
+
+
 class Unavailable(EdgeError):
     error_code = "INTERNAL_ERROR"
 
@@ -77,6 +81,7 @@ ERRORS: tuple[ErrorRow, ...] = (
         "the request body is larger than the server accepts.",
         "INVALID_REQUEST",
     ),
+    ErrorRow(UnsupportedMediaType, 415, "the body is not sent as `application/json` (UTF-8)."),
     ErrorRow(
         KeyReused, 422, "this Idempotency-Key was used for another request.", "INVALID_REQUEST"
     ),

@@ -11,8 +11,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from domain.errors import DomainError
-from service.api.errors import EdgeError, InvalidInput, envelope, error_body, row_for
-from service.api.jsonio import json_response
+from service.api.errors import (
+    EdgeError,
+    InvalidInput,
+    envelope,
+    error_body,
+    row_for,
+)
+from service.api.jsonio import json_response, unstorable
 from service.api.keys import REQUEST_ID
 from service.commands.idempotency import KeyReused
 from service.commands.runner import ReplayedAnswer, ReplayedRefusal
@@ -58,6 +64,15 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 async def error_envelope(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every non-2xx answer carries the contract's error envelope; its status and code come
     from the error table (service.api.errors)."""
+    response = await _answer(request, handler)
+    body = request.content
+    if response.status >= 400 and (not body.is_eof() or body.exception() is not None):
+        # A body refused unread (or unreadable): the connection cannot carry another request.
+        response.force_close()
+    return response
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
         return await handler(request)
     except (DomainError, EdgeError) as refusal:
@@ -98,12 +113,14 @@ def _http_refusal(exc: web.HTTPException) -> web.Response:
 
 @web.middleware
 async def refuse_nul_in_url(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A NUL character (U+0000, `%00`) in the path or query cannot be stored or looked up
-    (PostgreSQL text cannot hold it): refuse it as a bad request, before any handler runs."""
-    query = request.query
-    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in query.items()):
+    """Text PostgreSQL cannot hold (a NUL character, `%00`; a lone surrogate) in the path or
+    query can be neither stored nor looked up: refuse it as a bad request, before any
+    handler runs."""
+    texts = [request.path, *(text for pair in request.query.items() for text in pair)]
+    reason = next((found for text in texts if (found := unstorable(text))), None)
+    if reason is not None:
         raise InvalidInput(
-            "The URL may not contain the NUL character (U+0000, %00).",
-            {"field": "url", "reason": "contains the NUL character"},
+            "The URL may not contain the NUL character (U+0000, %00) or a lone surrogate.",
+            {"field": "url", "reason": reason},
         )
     return await handler(request)

@@ -12,7 +12,14 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 from pydantic_core import core_schema
 
 from service.api import answers
-from service.api.errors import ERRORS, Forbidden, InvalidInput, Unauthorized, row_for
+from service.api.errors import (
+    ERRORS,
+    Forbidden,
+    InvalidInput,
+    Unauthorized,
+    UnsupportedMediaType,
+    row_for,
+)
 from service.api.routing import Operation, Schema
 from service.commands.idempotency import KeyReused
 
@@ -161,7 +168,7 @@ def _refusals(op: Operation) -> Iterable[type[BaseException]]:
     if op.path_params or op.query or op.body or op.idempotent:
         yield InvalidInput
     if op.body:
-        yield _TOO_LARGE
+        yield from (_TOO_LARGE, UnsupportedMediaType)
     if op.idempotent:
         yield KeyReused
     yield from op.errors
@@ -169,7 +176,9 @@ def _refusals(op: Operation) -> Iterable[type[BaseException]]:
         yield Exception
 
 
-def _answer(op: Operation, description: str, schema: Schema, media_type: str) -> Schema:
+def _answer(
+    op: Operation, description: str, schema: Schema, media_type: str, status: int = 200
+) -> Schema:
     headers = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
     if op.idempotent:
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
@@ -192,7 +201,7 @@ def _operation(op: Operation, schemas: _Schemas) -> Schema:
         meanings.setdefault(row.status, []).append(f"{row.error_code}: {row.meaning}")
     for status, texts in sorted(meanings.items()):
         text = " ".join(dict.fromkeys(texts))
-        responses[str(status)] = _answer(op, text, ref("ErrorResponse"), "application/json")
+        responses[str(status)] = _answer(op, text, ref("ErrorResponse"), "application/json", status)
     headers = [{"$ref": "#/components/parameters/RequestId"}]
     if op.idempotent:
         headers.insert(0, {"$ref": "#/components/parameters/IdempotencyKey"})
@@ -271,7 +280,7 @@ def _header_parameters() -> Schema:
     return {
         "IdempotencyKey": header(
             "Idempotency-Key",
-            {"type": "string", "minLength": 1, "maxLength": 255},
+            {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
             "Repeating a request with the same key and body answers with the stored status "
             "and body and changes nothing; the same key with another body is 422.",
         ),

@@ -17,7 +17,7 @@ from pydantic import (
     field_validator,
 )
 
-from domain.values import RECORD_ID_MAX, RECORD_ID_PREFIX, ReviewStatus, SourceType
+from domain.values import RECORD_ID_PATTERN, ReviewStatus, SourceType
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 
@@ -28,6 +28,15 @@ def _whole_number(value: Any) -> Any:
         if not _DIGITS.fullmatch(value):
             raise ValueError("must be a whole number written in digits")
         return int(value)
+    return value
+
+
+def _flag(value: Any) -> Any:
+    # pydantic would also take "yes", "on", "1" and "t": a query parser takes the two words.
+    if isinstance(value, str):
+        if value not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return value == "true"
     return value
 
 
@@ -49,6 +58,7 @@ def _instant(value: Any) -> Any:
 
 
 QueryInt = Annotated[int, BeforeValidator(_whole_number)]
+QueryBool = Annotated[bool, BeforeValidator(_flag)]
 QueryInstant = Annotated[
     datetime,
     BeforeValidator(_instant),
@@ -66,9 +76,9 @@ class RecordPath(Params):
 
 class NewRecordPath(Params):
     record_id: str = Field(
-        description="The record's id, chosen by the platform.",
-        pattern=f"^{RECORD_ID_PREFIX}",
-        max_length=RECORD_ID_MAX,
+        description="The record's id, chosen by the platform: `accr_` and then ASCII "
+        "letters, digits, `_` or `-` (128 characters in all at most).",
+        pattern=RECORD_ID_PATTERN,
     )
 
 
@@ -77,8 +87,10 @@ class IntegrationPath(Params):
 
 
 SingleEntry = Annotated[
-    bool, Field(description="When true, keep only the expense-side line items.")
+    QueryBool, Field(description="When true, keep only the expense-side line items.")
 ]
+# Cursors carry the first page's snapshot, whose list of running transactions can be long.
+CURSOR_MAX = 32_768
 
 
 class RecordQuery(Params):
@@ -111,7 +123,9 @@ class RecordsQuery(Params):
     updated_before: QueryInstant | None = _updated("lt", "before")
     updated_until: QueryInstant | None = _updated("lte", "at or before")
     limit: QueryInt = Field(100, ge=1, le=1000, description="Page size.")
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    cursor: str | None = Field(
+        None, max_length=CURSOR_MAX, description="`next_cursor` of the previous page."
+    )
     single_entry: SingleEntry = False
 
     @field_validator("review_status")

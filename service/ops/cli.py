@@ -155,7 +155,7 @@ def import_command(
 async def _import(settings: Settings, file: Path, account: str, batch_size: int) -> int:
     assert settings.database_url
     pool = await open_pool(settings.database_url, max_size=2)
-    total = sum(1 for _ in file.open(encoding="utf-8"))
+    total = sum(1 for _ in file.open(encoding="utf-8", errors="surrogateescape"))
     caller = Caller(account, "cli:import", "import-" + uuid.uuid4().hex[:12])
     try:
         columns = (
@@ -164,7 +164,10 @@ async def _import(settings: Settings, file: Path, account: str, batch_size: int)
             MofNCompleteColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=err) as progress, file.open(encoding="utf-8") as lines:
+        with (
+            Progress(*columns, console=err) as progress,
+            file.open(encoding="utf-8", errors="surrogateescape") as lines,
+        ):
             task = progress.add_task("import", total=total)
             report = await import_lines(
                 pool,
