@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from service.api.auth import VERIFIER, TokenVerifier
+from service.api.guards import IN_FLIGHT, InFlight, limit_requests
 from service.api.jsonio import dumps
 from service.api.keys import LAG, POOL, SETTINGS
 from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
@@ -16,7 +17,7 @@ from service.api.openapi import openapi_document
 from service.api.routing import Operation
 from service.api.server import http_limits
 from service.api.views import exports, integrations, operations, platform, records
-from service.database import open_pool
+from service.database import close_pool, open_pool
 from service.settings import Settings
 from service.workers import LagWatch, catchup_projectors, run_catchup
 
@@ -47,9 +48,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         command_timeout=settings.db_command_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout,
+        connect_timeout=settings.db_connect_timeout,
     )
     yield
-    await app[POOL].close()
+    await close_pool(app[POOL], settings.shutdown_timeout)
 
 
 async def _catchup(app: web.Application) -> AsyncIterator[None]:
@@ -63,11 +67,12 @@ async def _catchup(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[request_context, error_envelope, refuse_nul_in_url],
+        middlewares=[request_context, error_envelope, limit_requests, refuse_nul_in_url],
         client_max_size=settings.max_body_bytes,
         handler_args=http_limits(settings),
     )
     app[SETTINGS] = settings
+    app[IN_FLIGHT] = InFlight(settings.max_concurrent_requests)
     app[VERIFIER] = TokenVerifier(
         audience=settings.jwt_audience,
         secret=settings.jwt_secret,

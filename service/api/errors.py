@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import asyncpg
 from aiohttp import web
 
 from domain import errors as domain
 from service.commands.idempotency import KeyReused
+from service.commands.runner import TooMuchContention
 
 
 class EdgeError(Exception):
@@ -40,7 +42,17 @@ class UnsupportedMediaType(EdgeError):
 
 
 class Unavailable(EdgeError):
+    """The database cannot be reached: the client may retry (503, Retry-After)."""
+
     error_code = "INTERNAL_ERROR"
+
+
+class Overloaded(Unavailable):
+    """More requests are in flight than the service takes at once."""
+
+
+class TimedOut(Unavailable):
+    """The request took longer than the service allows; nothing of it was committed."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +66,9 @@ class ErrorRow:
     def error_code(self) -> str:
         return self.code or str(getattr(self.kind, "error_code"))  # noqa: B009
 
+
+_UNREACHABLE = "the database cannot be reached or answer in time; retry after `Retry-After`."
+RETRY_AFTER_SECONDS = 1
 
 ERRORS: tuple[ErrorRow, ...] = (
     ErrorRow(InvalidInput, 400, "a parameter, header or body was refused; `details` names it."),
@@ -92,7 +107,28 @@ ERRORS: tuple[ErrorRow, ...] = (
     ErrorRow(
         Exception, 500, "an unexpected failure, logged under the X-Request-Id.", "INTERNAL_ERROR"
     ),
-    ErrorRow(Unavailable, 503, "the database cannot be reached."),
+    ErrorRow(Unavailable, 503, _UNREACHABLE),
+    ErrorRow(Overloaded, 503, "too many requests in flight; retry after `Retry-After`."),
+    ErrorRow(TimedOut, 503, "the request took too long and was abandoned, nothing kept."),
+    # What an unreachable or overwhelmed database raises on the way: the same answer.
+    ErrorRow(OSError, 503, _UNREACHABLE, "INTERNAL_ERROR"),  # refused, reset, timed out
+    ErrorRow(asyncpg.PostgresConnectionError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    ErrorRow(asyncpg.ConnectionDoesNotExistError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    # Class 57: starting up, shutting down, crashed, statement_timeout.
+    ErrorRow(asyncpg.exceptions.OperatorInterventionError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    ErrorRow(asyncpg.TooManyConnectionsError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    ErrorRow(
+        asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
+        503,
+        _UNREACHABLE,
+        "INTERNAL_ERROR",
+    ),
+    ErrorRow(
+        TooMuchContention,
+        503,
+        "every retry lost a race; retry after `Retry-After`.",
+        "INTERNAL_ERROR",
+    ),
 )
 _BY_KIND = {row.kind: row for row in ERRORS}
 

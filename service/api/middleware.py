@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 
 from domain.errors import DomainError
 from service.api.errors import (
+    RETRY_AFTER_SECONDS,
     EdgeError,
     InvalidInput,
     envelope,
@@ -77,7 +78,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         return await handler(request)
     except (DomainError, EdgeError) as refusal:
         status, body = error_body(refusal)
-        return json_response(body, status)
+        return json_response(body, status, _retry_after(status))
     except ReplayedRefusal as replay:
         status, body = error_body(replay.refusal)
         return json_response(body, status, _REPLAYED)
@@ -91,11 +92,20 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
         if exc.status < 400:
             raise
         return _http_refusal(exc)
-    except Exception:
-        log.exception("unhandled error", method=request.method, path=request.path)
-        row = row_for(Exception)
-        message = "An unexpected error occurred. Please try again later."
-        return json_response(envelope(row.error_code, message, None), row.status)
+    except Exception as exc:
+        row = row_for(type(exc))
+        if row.status == 503:  # the database away or overwhelmed: the client may retry
+            log.warning("unavailable", error=type(exc).__name__, path=request.path)
+            message = "The service cannot answer now. Please retry shortly."
+        else:
+            log.exception("unhandled error", method=request.method, path=request.path)
+            message = "An unexpected error occurred. Please try again later."
+        body = envelope(row.error_code, message, None)
+        return json_response(body, row.status, _retry_after(row.status))
+
+
+def _retry_after(status: int) -> dict[str, str] | None:
+    return {"Retry-After": str(RETRY_AFTER_SECONDS)} if status == 503 else None
 
 
 def _http_refusal(exc: web.HTTPException) -> web.Response:

@@ -16,7 +16,10 @@ from service.api.errors import (
     ERRORS,
     Forbidden,
     InvalidInput,
+    Overloaded,
+    TimedOut,
     Unauthorized,
+    Unavailable,
     UnsupportedMediaType,
     row_for,
 )
@@ -173,13 +176,15 @@ def _refusals(op: Operation) -> Iterable[type[BaseException]]:
         yield KeyReused
     yield from op.errors
     if op.scopes or op.idempotent:
-        yield Exception
+        yield from (Exception, Unavailable, Overloaded, TimedOut)
 
 
 def _answer(
     op: Operation, description: str, schema: Schema, media_type: str, status: int = 200
 ) -> Schema:
     headers = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
+    if status == 503:
+        headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
     if op.idempotent:
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
     content = {media_type: {"schema": schema}}
@@ -262,6 +267,11 @@ def openapi_document(ops: Sequence[Operation]) -> Schema:
                 "RequestId": {
                     "description": "The request's correlation id, as logged.",
                     "schema": {"type": "string"},
+                },
+                "RetryAfter": {
+                    "description": "Seconds to wait before trying again.",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
                 },
                 "IdempotentReplayed": {
                     "description": "`true` when this is the stored answer to an earlier "

@@ -41,7 +41,7 @@ async def healthz(call: Call[None, None, None]) -> Reply:
 async def readyz(call: Call[None, None, None]) -> Reply:
     try:
         async with call.request.app[POOL].acquire(timeout=2) as conn:
-            await conn.fetchval("SELECT 1")
+            await conn.fetchval("SELECT 1", timeout=2)
     except Exception as exc:  # any failure to reach the database means "not ready"
         raise Unavailable(f"Database unreachable: {type(exc).__name__}") from None
     return Reply({"status": "ready"})
