@@ -66,3 +66,11 @@ async def exchange(host: str, port: int, data: bytes, wait: float = 10.0) -> Raw
     finally:
         writer.close()
     return parse_answer(raw)
+
+
+async def read_answer(reader: asyncio.StreamReader) -> RawAnswer:
+    """One answer with a Content-Length, read without waiting for the connection to end."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    partial = parse_answer(head)
+    body = await reader.readexactly(int(partial.headers.get("content-length", "0")))
+    return RawAnswer(partial.status, partial.headers, body)

@@ -21,7 +21,15 @@ RECORD_READ = "accounting.record.read"
 RECORD_WRITE = "accounting.record.write"
 RECORD_MANAGE = "accounting.record.manage"
 AUDIT_READ = "accounting.audit.read"
-ALL_SCOPES = (INTEGRATION_WRITE, RECORD_READ, RECORD_WRITE, RECORD_MANAGE, AUDIT_READ)
+METRICS_READ = "accounting.metrics.read"  # GET /metrics: operators and their scrapers
+ALL_SCOPES = (
+    INTEGRATION_WRITE,
+    RECORD_READ,
+    RECORD_WRITE,
+    RECORD_MANAGE,
+    AUDIT_READ,
+    METRICS_READ,
+)
 
 
 @dataclass(frozen=True)

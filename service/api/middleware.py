@@ -28,6 +28,13 @@ from service.metrics import LATENCY, REQUESTS
 # A client's X-Request-Id is kept only if it is a plain token: it goes into every log line.
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _REPLAYED = {"Idempotent-Replayed": "true"}
+# No versions named; answers are JSON to be read as such, and hold one tenant's data: no
+# cache, shared or private, keeps them.
+SAFE_HEADERS = {
+    "Server": "accounting-export",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+}
 log = structlog.get_logger("service.http")
 
 
@@ -47,6 +54,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     started = time.perf_counter()
     response = await handler(request)
     response.headers["X-Request-Id"] = request_id
+    response.headers.update(SAFE_HEADERS)
     elapsed = time.perf_counter() - started
     route = _route_label(request)
     REQUESTS.labels(request.method, route, str(response.status)).inc()

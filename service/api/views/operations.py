@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.answers import Health, Ready
+from service.api.auth import METRICS_READ
 from service.api.errors import Unavailable
 from service.api.keys import POOL
 from service.api.routing import Call, Reply, Routes
@@ -52,9 +53,11 @@ async def readyz(call: Call[None, None, None]) -> Reply:
     "/metrics",
     operation_id="getMetrics",
     summary="Prometheus metrics",
-    description="Request, latency, export and retry counters.",
+    description="Request, latency, export and retry counters. They name no tenant, but say "
+    "how the service is used: a token with the metrics scope is needed (extension).",
     answers={200: {"type": "string"}},
     media_type="text/plain",
+    scopes=(METRICS_READ,),
     **OPERATIONS,
 )
 async def metrics(call: Call[None, None, None]) -> web.Response:
