@@ -114,6 +114,8 @@ ERRORS: tuple[ErrorRow, ...] = (
     ErrorRow(OSError, 503, _UNREACHABLE, "INTERNAL_ERROR"),  # refused, reset, timed out
     ErrorRow(asyncpg.PostgresConnectionError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
     ErrorRow(asyncpg.ConnectionDoesNotExistError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    # A connection whose server died mid-operation; the pool terminates it on release.
+    ErrorRow(asyncpg.InternalClientError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
     # Class 57: starting up, shutting down, crashed, statement_timeout.
     ErrorRow(asyncpg.exceptions.OperatorInterventionError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
     ErrorRow(asyncpg.TooManyConnectionsError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
@@ -136,6 +138,21 @@ _BY_KIND = {row.kind: row for row in ERRORS}
 def row_for(kind: type[BaseException]) -> ErrorRow:
     """The row of the most specific class of `kind` that the table names."""
     return next(_BY_KIND[cls] for cls in kind.__mro__ if cls in _BY_KIND)
+
+
+def row_for_failure(exc: BaseException) -> ErrorRow:
+    """The row of an unexpected exception, or of the failure it was raised in: closing a
+    transaction on a connection the database dropped raises InterfaceError, but the answer
+    is the dropped connection's (503)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        row = row_for(type(cause))
+        if row.status != 500:
+            return row
+        cause = cause.__cause__ or cause.__context__
+    return row_for(type(exc))
 
 
 def envelope(error_code: str, message: str, details: dict[str, Any] | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from service.api.errors import (
     envelope,
     error_body,
     row_for,
+    row_for_failure,
 )
 from service.api.jsonio import json_response, unstorable
 from service.api.keys import REQUEST_ID
@@ -101,7 +102,7 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
             raise
         return _http_refusal(exc)
     except Exception as exc:
-        row = row_for(type(exc))
+        row = row_for_failure(exc)
         if row.status == 503:  # the database away or overwhelmed: the client may retry
             log.warning("unavailable", error=type(exc).__name__, path=request.path)
             message = "The service cannot answer now. Please retry shortly."

@@ -13,12 +13,10 @@ from typing import Annotated
 
 import structlog
 import typer
-from aiohttp import web
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eventstore.pool import connect
-from service.api.app import create_app
 from service.api.auth import ALL_SCOPES, issue_token
 from service.commands.caller import Caller
 from service.database import migrate_schema, open_pool
@@ -26,6 +24,7 @@ from service.logging import configure_logging
 from service.ops.bulk_import import import_lines
 from service.ops.demo import seed_demo
 from service.ops.embedded_postgres import EmbeddedPostgres
+from service.ops.serving import owned_database, run_service
 from service.settings import Settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -84,18 +83,21 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Seed the demo account on first start")] = True,
 ) -> None:
     """Serve the API (embedded PostgreSQL unless DATABASE_URL is set)."""
+    configured = Settings()
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     log = structlog.get_logger("service")
     where = "DATABASE_URL" if settings.database_url else f"embedded, {settings.data_dir.resolve()}"
-    with database(settings) as ready:
+    with owned_database(settings) as (ready, cluster):
         if demo:
             asyncio.run(_seed(ready, ready.demo_account, 300))
-        if ready.jwt_secret:
+        # A live token is printed only for local use: an embedded cluster and a secret we made.
+        if cluster is not None and not (configured.jwt_secret or configured.jwt_public_key_file):
             print(banner(ready), flush=True)
-        log.info("listening", url=f"http://{ready.host}:{ready.port}", database=where)
-        web.run_app(create_app(ready), host=ready.host, port=ready.port, print=None)
-    log.info("stopped", database=where)
+        log.info("starting", database=where)
+        code = run_service(ready, cluster)
+    log.info("stopped", database=where, exit_status=code)
+    raise typer.Exit(code)
 
 
 @cli.command()
