@@ -34,6 +34,11 @@ types: install-dev
 test: lint types
 	$(BIN)/python -m pytest
 
+# The long variants of the reliability tests (crash cycles, fuzzing, model-based runs).
+.PHONY: test-long
+test-long: install-dev
+	$(BIN)/python -m pytest -m long
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
 
