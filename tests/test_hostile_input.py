@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from eventstore.errors import InvalidCursor
+from eventstore.types import FeedCursor
 from tests.api import Client, count_events, create_integration, ok, put_record, ready_records
 from tests.contract import ERROR_CODES
 from tests.factories import new_record_id, record_body
@@ -373,3 +375,10 @@ async def test_export_of_an_unsafe_id_is_an_unknown_id(
     resp = await client.post(EXPORT, json={"results": [ok("accr_../x")]}, headers=auth)
     body = await refused(resp, 404)
     assert body["details"]["not_found_export_entry_source_ids"] == ["accr_../x"]
+
+
+@pytest.mark.parametrize("text", [" 5-1", "5-+1", "1_0-1", "\u0665-1", "5-1-2", "-5-1", "5-", ""])
+def test_feed_cursors_are_digits_only(text: str) -> None:
+    with pytest.raises(InvalidCursor):
+        FeedCursor.decode(text)
+    assert FeedCursor.decode("18446744073709551615-9223372036854775807").position == 2**63 - 1
