@@ -24,6 +24,7 @@ import aiohttp
 
 from service.ops.embedded_postgres import EmbeddedPostgres
 from service.ops.postgres_processes import processes_working_in
+from service.ops.serving import EXIT_DATABASE_LOST
 from tests.conftest import FIGURES
 from tests.contract import ERROR_CODES
 from tests.invariants import check_log
@@ -219,3 +220,26 @@ async def test_embedded_outage_the_service_restarts_its_cluster(tmp_path: Path) 
         f"{recovery:.2f} s after the kill; {len(outage_answers)} requests failed fast with 503 "
         f"meanwhile; exports acknowledged {found.acknowledged}, found {found.found}"
     )
+
+
+async def test_embedded_cluster_that_cannot_come_back_makes_the_service_exit_3(
+    tmp_path: Path,
+) -> None:
+    """Its data directory gone, the cluster cannot be restarted: rather than answer 503
+    forever, the service exits non-zero for a supervisor (and never makes a new, empty
+    cluster in its place)."""
+    data = tmp_path / "data"
+    service = Service(tmp_path, service_env(data, settings={"embedded_restart_deadline": 2}))
+    service.start()
+    pgdata = data / "postgres" / "pgdata"
+    try:
+        os.kill(postmaster_pid(data), signal.SIGKILL)
+        pgdata.rename(pgdata.with_name("pgdata.moved"))
+        assert service.proc is not None
+        assert await asyncio.to_thread(service.proc.wait, 60) == EXIT_DATABASE_LOST
+    finally:
+        if service.proc is not None and service.proc.poll() is None:
+            service.kill()
+    assert not (pgdata / "PG_VERSION").exists(), "a new cluster was made in its place"
+    events = [e.get("event") for e in service.log_events()]
+    assert "embedded PostgreSQL cannot be restarted" in events
