@@ -7,9 +7,23 @@ renderer, so that with LOG_FORMAT=json every line of the process is one JSON obj
 from __future__ import annotations
 
 import logging
+import re
 import sys
+from collections.abc import MutableMapping
+from typing import Any
 
 import structlog
+
+# A JWS in compact form (a bearer token) starts with base64url of '{"': eyJ...
+_TOKEN = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*\.?[A-Za-z0-9_-]*")
+
+
+def redact_tokens(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """No log line holds a token, wherever a client put one (a path, a body, a header)."""
+    for key, value in event.items():
+        if isinstance(value, str) and "eyJ" in value:
+            event[key] = _TOKEN.sub("[token]", value)
+    return event
 
 
 def configure_logging(fmt: str = "console", level: str = "info") -> None:
@@ -25,7 +39,7 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
     ]
     number = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact_tokens, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(number),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
@@ -37,6 +51,7 @@ def configure_logging(fmt: str = "console", level: str = "info") -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                redact_tokens,
                 renderer,
             ],
         )
