@@ -56,7 +56,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.api.app import service_document as openapi_document
-from tests.conftest import make_token
+from tests.conftest import FIGURES, make_token
+from tests.contract import ERROR_CODES
 from tests.factories import new_record_id, record_body
 from tests.openapi_check import PUBLIC_DOCUMENT
 
@@ -66,9 +67,28 @@ SEED = 20260424
 MAX_EXAMPLES = 40
 EXPORT_RESULTS = "/v3/accounting/records/export-results"
 
+FUZZED: dict[str, int] = {"cases": 0}
+
+
+@schemathesis.check
+def error_envelope(ctx: Any, response: Response, case: Case) -> bool | None:
+    """Every answer is counted; every refusal (4xx, 5xx) is the contract's envelope."""
+    FUZZED["cases"] += 1
+    if response.status_code < 400:
+        return None
+    try:
+        body = json.loads(response.content)
+    except ValueError:
+        raise AssertionError(f"{response.status_code} answer is not JSON") from None
+    assert isinstance(body, dict) and set(body) == {"error_code", "message", "details"}, body
+    assert body["error_code"] in ERROR_CODES, body
+    return None
+
+
 # Every built-in check that judges a single answer (the others need the CLI's stateful runs
-# or a second identity).
+# or a second identity), and ours.
 CHECKS = [
+    error_envelope,
     not_a_server_error,
     status_code_conformance,
     content_type_conformance,
@@ -346,7 +366,7 @@ def _other_route_method(failure: Failure, case: Case) -> bool:
     return False
 
 
-def _schema(document: dict[str, Any], *, public: bool) -> BaseSchema:
+def _schema(document: dict[str, Any], *, public: bool, examples: int = MAX_EXAMPLES) -> BaseSchema:
     document = copy.deepcopy(document)
     # Never aim at the servers a document names: every call passes our loopback base URL.
     document["servers"] = [{"url": "http://127.0.0.1:9"}]
@@ -354,7 +374,7 @@ def _schema(document: dict[str, Any], *, public: bool) -> BaseSchema:
         {
             "seed": SEED,
             "generation": {
-                "max-examples": MAX_EXAMPLES,
+                "max-examples": examples,
                 "deterministic": True,
                 "database": "none",
                 "no-shrink": True,
@@ -379,6 +399,26 @@ def _schema(document: dict[str, Any], *, public: bool) -> BaseSchema:
 
 PUBLIC = _schema(json.loads(PUBLIC_DOCUMENT.read_text()), public=True)
 OWN = _schema(openapi_document(), public=False)
+# make test-long: many more cases per operation.
+LONG_EXAMPLES = 400
+PUBLIC_LONG = _schema(json.loads(PUBLIC_DOCUMENT.read_text()), public=True, examples=LONG_EXAMPLES)
+OWN_LONG = _schema(openapi_document(), public=False, examples=LONG_EXAMPLES)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_figures() -> Iterator[None]:
+    yield
+    if FUZZED["cases"]:
+        FIGURES.append(
+            f"fuzzing (schemathesis): {FUZZED['cases']} requests checked (5xx, conformance, "
+            "envelope)"
+        )
+        FUZZED["cases"] = 0
+
+
+def test_the_document_fuzzed_is_the_one_served(live: Live) -> None:
+    served = live.session.get(live.url + "/openapi.json", timeout=30).json()
+    assert served == json.loads(json.dumps(openapi_document()))
 
 
 # Hypothesis's health checks judge generation, not the server: the server and its seeded
@@ -387,9 +427,7 @@ OWN = _schema(openapi_document(), public=False)
 PER_OPERATION = settings(suppress_health_check=list(HealthCheck))
 
 
-@PUBLIC.parametrize()
-@PER_OPERATION
-def test_public_document(case: Case, live: Live) -> None:
+def check_public(case: Case, live: Live) -> None:
     case.call_and_validate(
         base_url=live.url,
         session=live.session,
@@ -397,15 +435,39 @@ def test_public_document(case: Case, live: Live) -> None:
         checks=CHECKS,
         excluded_checks=[
             # The contract adds statuses the public document does not list (400, 401, 403,
-            # 413, 422 for a reused Idempotency-Key): our own document lists every one.
+            # 413, 415, 422 for a reused Idempotency-Key, 503): our own document lists them.
             status_code_conformance,
         ],
     )
 
 
-@OWN.parametrize()
-@PER_OPERATION
-def test_own_document(case: Case, live: Live) -> None:
+def check_own(case: Case, live: Live) -> None:
     case.call_and_validate(
         base_url=live.url, session=live.session, headers=live.headers, checks=CHECKS
     )
+
+
+@PUBLIC.parametrize()
+@PER_OPERATION
+def test_public_document(case: Case, live: Live) -> None:
+    check_public(case, live)
+
+
+@OWN.parametrize()
+@PER_OPERATION
+def test_own_document(case: Case, live: Live) -> None:
+    check_own(case, live)
+
+
+@PUBLIC_LONG.parametrize()
+@PER_OPERATION
+@pytest.mark.long
+def test_public_document_long(case: Case, live: Live) -> None:
+    check_public(case, live)
+
+
+@OWN_LONG.parametrize()
+@PER_OPERATION
+@pytest.mark.long
+def test_own_document_long(case: Case, live: Live) -> None:
+    check_own(case, live)
