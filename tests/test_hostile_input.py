@@ -10,6 +10,7 @@ import base64
 import gzip
 import json
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from eventstore.types import FeedCursor
 from tests.api import Client, count_events, create_integration, ok, put_record, ready_records
 from tests.contract import ERROR_CODES
 from tests.factories import new_record_id, record_body
+from tests.test_cli import run_cli
 from tests.wire import RawAnswer, exchange, request_bytes
 
 RECORDS = "/v3/accounting/records"
@@ -382,3 +384,28 @@ def test_feed_cursors_are_digits_only(text: str) -> None:
     with pytest.raises(InvalidCursor):
         FeedCursor.decode(text)
     assert FeedCursor.decode("18446744073709551615-9223372036854775807").position == 2**63 - 1
+
+
+async def test_import_refuses_the_same_input_line_by_line(
+    shared_dsn: str, tmp_path: Path, account: str
+) -> None:
+    good = json.dumps({"id": "accr_ok-1", **record_body()}).encode()
+    bad = [
+        json.dumps({"id": "accr_a/b", **record_body()}).encode(),
+        json.dumps({"id": "accr_caf\u00e9", **record_body()}, ensure_ascii=False).encode(),
+        json.dumps({"id": "accr_x1", **record_body(memo="\ud800")}).encode(),
+        json.dumps({"id": "accr_x2", **record_body()}).replace("100.5", "1e400", 1).encode(),
+        json.dumps(
+            {"id": "accr_x3", **record_body(posted_at="9999-12-31T23:59:59-05:00")}
+        ).encode(),
+        b'{"id": "accr_x4", "memo": "\xff\xfe"}',  # not UTF-8
+        b'{"id": "accr_x5", "deep": ' + b"[" * 3000 + b"]" * 3000 + b"}",
+    ]
+    source = tmp_path / "hostile.jsonl"
+    source.write_bytes(b"\n".join([good, *bad, good]) + b"\n")
+    done = run_cli("import", str(source), "--account", account, dsn=shared_dsn)
+    assert done.returncode == 1, done.stderr
+    assert "created 1, revised 0, unchanged 1, rejected 7" in done.stdout, done.stdout
+    for line in range(2, 9):
+        assert f"line {line}: " in done.stderr
+    assert "Traceback" not in done.stderr

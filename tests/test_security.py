@@ -14,12 +14,15 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import jwt
 import pytest
 from aiohttp import web
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from service.api.app import service_document
 from tests.api import (
@@ -291,3 +294,28 @@ async def test_error_answers_show_no_stack_trace_or_sql(
     for resp in answers:
         text = await resp.text()
         assert resp.status >= 400 and not any(leak in text for leak in LEAKS), text
+
+
+async def test_rs256_with_one_pem_key_accepts_a_kid_and_refuses_confusion(
+    aiohttp_client: Any, app_with: MakeApp, tmp_path: Path, account: str
+) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (tmp_path / "key.pem").write_bytes(pem)
+    client = await aiohttp_client(
+        app_with(jwt_secret=None, jwt_public_key_file=tmp_path / "key.pem")
+    )
+
+    async def status(token: str) -> int:
+        resp = await client.get(RECORDS, headers={"Authorization": f"Bearer {token}"})
+        return int(resp.status)
+
+    assert await status(jwt.encode(claims(account), key, "RS256")) == 200
+    assert await status(jwt.encode(claims(account), key, "RS256", headers={"kid": "k-2026"})) == 200
+    # The public key used as an HS256 secret (algorithm confusion), and HS tokens at all.
+    assert await status(signed(HS, json.dumps(claims(account)).encode(), pem.decode())) == 401
+    assert await status(jwt.encode(claims(account), SECRET, "HS256")) == 401
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    assert await status(jwt.encode(claims(account), other, "RS256", headers={"kid": "k"})) == 401
