@@ -174,9 +174,11 @@ class Money(Frozen):
 
 
 class NewMoney(Money):
-    """Money as new input gives it: within the bounds of NewAmount."""
+    """Money as new input gives it: within the bounds of NewAmount, in a currency of three
+    ASCII letters (ISO 4217; upper-casing other letters can change their count: ß -> SS)."""
 
     amount: NewAmount
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
 
 
 class AccountingFieldValue(Frozen):

@@ -306,6 +306,20 @@ async def test_money_out_of_bounds_is_400(
 
 
 @pytest.mark.parametrize(
+    "currency", ["\u00df\u00df\u00df", "U\u0307SD", "\u0131sd", "US", "USDX", "U$D"]
+)
+async def test_a_currency_is_three_ascii_letters(
+    client: Client, auth: dict[str, str], account: str, currency: str
+) -> None:
+    body = record_body(amount={"amount": 1, "currency": currency})
+    resp = await client.put(
+        f"/internal/accounting/records/{new_record_id()}", json=body, headers=auth
+    )
+    assert (await refused(resp))["details"]["field"] == "amount.currency"
+    assert await count_events(client, account) == 0
+
+
+@pytest.mark.parametrize(
     "amount", ["999999999999999999.999999", "-0.000001", "0", "12.50", "-12345678901234567.8901"]
 )
 async def test_money_within_bounds_keeps_its_digits(
