@@ -9,7 +9,8 @@ records in every review status, some READY_FOR_EXPORT, one EXPORTED), then lets 
 generate requests in its examples, coverage and fuzzing phases, positive and negative, with
 a fixed seed and derandomized, and checks every answer. Positive cases are steered towards
 the seeded objects (real ids, a real cursor) so that they reach real state, not only 404s.
-Every call carries a bearer token for the account with every scope.
+Every call carries a bearer token for the account with every scope. The app is served as
+`serve` serves it (service.api.server.ServiceRunner).
 
 Left out, each with its reason below: status_code_conformance against the public document
 (`test_public_document`), and single failures that are the contract's own answers
@@ -56,6 +57,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from service.api.app import service_document as openapi_document
+from service.api.server import ServiceRunner
 from tests.conftest import FIGURES, make_token
 from tests.contract import ERROR_CODES
 from tests.factories import new_record_id, record_body
@@ -191,7 +193,8 @@ def live(app: web.Application, account: str) -> Iterator[Live]:
     def run(coroutine: Any) -> Any:
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=60)
 
-    runner = web.AppRunner(app, access_log=None)
+    # The server `serve` runs: what aiohttp's parser refuses gets the envelope there too.
+    runner = ServiceRunner(app, access_log=None)
     try:
         run(runner.setup())
         run(web.TCPSite(runner, "127.0.0.1", 0).start())
