@@ -25,26 +25,11 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
 
 
-# New money fits numeric(24, 6): below 10^18 in magnitude, at most 6 digits after the point.
-AMOUNT_DIGITS = 18
-AMOUNT_LIMIT = 10**AMOUNT_DIGITS
-AMOUNT_SCALE = 6
-
-
-def _number_only(value: Any) -> Any:
+def number_only(value: Any) -> Any:
     # JSON numbers arrive as int or Decimal (never float: see service.jsonio); strings and
     # booleans are wrong types, not numbers to coerce.
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
         raise ValueError("must be a JSON number")
-    return value
-
-
-def _bounded_money(value: Decimal) -> Decimal:
-    if not value.is_finite() or abs(value) >= AMOUNT_LIMIT:
-        raise ValueError(f"must be below 10^{AMOUNT_DIGITS} in magnitude")
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -AMOUNT_SCALE:
-        raise ValueError(f"may have at most {AMOUNT_SCALE} digits after the decimal point")
     return value
 
 
@@ -62,24 +47,8 @@ def _to_utc(value: datetime) -> datetime:
 # Exact decimal money: never a binary float from request to storage.
 Amount = Annotated[
     Decimal,
-    BeforeValidator(_number_only),
+    BeforeValidator(number_only),
     WithJsonSchema({"type": "number"}),
-]
-# What new input may say: bounded. Stored facts keep whatever they hold, so that history
-# written before the bound stays readable.
-NewAmount = Annotated[
-    Decimal,
-    BeforeValidator(_number_only),
-    AfterValidator(_bounded_money),
-    WithJsonSchema(
-        {
-            "type": "number",
-            "exclusiveMinimum": -AMOUNT_LIMIT,
-            "exclusiveMaximum": AMOUNT_LIMIT,
-            "description": f"Exact decimal below 10^{AMOUNT_DIGITS} in magnitude, "
-            f"at most {AMOUNT_SCALE} digits after the point.",
-        }
-    ),
 ]
 # Timezone-aware instants, normalised to UTC and written ISO-8601 with `Z`.
 Instant = Annotated[
@@ -171,14 +140,6 @@ class UserStatus(StrEnum):
 class Money(Frozen):
     amount: Amount
     currency: Annotated[str, StringConstraints(min_length=3, max_length=3, to_upper=True)]
-
-
-class NewMoney(Money):
-    """Money as new input gives it: within the bounds of NewAmount, in a currency of three
-    ASCII letters (ISO 4217; upper-casing other letters can change their count: ß -> SS)."""
-
-    amount: NewAmount
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
 
 
 class AccountingFieldValue(Frozen):

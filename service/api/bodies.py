@@ -15,9 +15,10 @@ from pydantic import (
     model_validator,
 )
 
+from domain.bounds import NewMoney
 from domain.exports import ExportFailure, ExportResult, ExportSuccess, ReportExportResults
 from domain.records import PLATFORM_STATUSES
-from domain.values import LineItem, NewMoney, RecordContent, ReviewStatus
+from domain.values import LineItem, RecordContent, ReviewStatus
 
 NonEmpty = Annotated[StrictStr, StringConstraints(min_length=1)]
 _OUTCOMES = {
