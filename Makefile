@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := service domain eventstore projections
 
-.PHONY: run test lint types install install-dev clean
+.PHONY: run test test-long lint types install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,15 +34,17 @@ types: install-dev
 test: lint types
 	$(BIN)/python -m pytest
 
-# The long variants of the reliability tests (crash cycles, fuzzing, model-based runs).
-.PHONY: test-long
 test-long: install-dev
 	$(BIN)/python -m pytest -m long
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
 
-# Figures beside a raw-PostgreSQL baseline (prints only; DATABASE_URL or an embedded cluster).
-.PHONY: bench
+# The service measured over HTTP beside raw PostgreSQL (pgbench) on a throwaway cluster;
+# wrk for the HTTP load (apt-get install wrk). Prints a table, writes bench/results/.
+.PHONY: bench bench-quick
 bench: install
 	$(BIN)/python -m bench.run
+
+bench-quick: install
+	$(BIN)/python -m bench.run --quick

@@ -1,1 +1,2 @@
-"""Benchmarks: `python -m bench.run` prints our figures beside a raw-PostgreSQL baseline."""
+"""Benchmarks: `python -m bench.run [--quick]` measures the service as its users run it,
+beside raw PostgreSQL doing the same work."""

@@ -13,7 +13,13 @@ from domain.errors import (
     RecordsNotReadyForExport,
 )
 from domain.integrations import Integration
-from domain.records import ExportFailed, ExportSucceeded, RecordChange, RecordState
+from domain.records import (
+    ExportError,
+    ExportFailed,
+    ExportSucceeded,
+    RecordChange,
+    RecordState,
+)
 from domain.values import Frozen, ReviewStatus, Text
 
 
@@ -24,6 +30,7 @@ class ExportSuccess(Frozen):
 
 class ExportFailure(Frozen):
     error_message: Text
+    error_code: str | None = None  # extension: a machine-readable reason, when the ERP gives one
 
 
 class ExportResult(Frozen):
@@ -79,8 +86,8 @@ def _event(result: ExportResult, integration: Integration) -> ExportEvent:
     match result.outcome:
         case ExportSuccess(reference_id=reference_id, deep_link_url=deep_link_url):
             return ExportSucceeded(**common, reference_id=reference_id, deep_link_url=deep_link_url)
-        case ExportFailure(error_message=message):
-            return ExportFailed(**common, error_message=message)
+        case ExportFailure(error_message=message, error_code=code):
+            return ExportFailed(**common, error=ExportError(message=message, code=code))
         case _:
             assert_never(result.outcome)
 

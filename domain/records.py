@@ -20,6 +20,7 @@ class ExportOutcome(Frozen):
     reference_id: str | None = None
     deep_link_url: str | None = None
     error_message: str | None = None
+    error_code: str | None = None
     integration_id: str
     reported_at: Instant
 
@@ -61,11 +62,21 @@ class ExportSucceeded(Frozen):
     deep_link_url: str | None = None
 
 
+class ExportError(Frozen):
+    """Why the ERP refused a record: the connector's message, and its code when it sends one."""
+
+    message: str
+    code: str | None = None
+
+
 class ExportFailed(Frozen):
+    """Schema version 2: the error became an object, to carry a code beside the message
+    (version 1 stored `error_message` alone; projections.codecs upcasts it)."""
+
     integration_id: str
     vendor: str
     vendor_account_id: str
-    error_message: str
+    error: ExportError
 
 
 RecordEvent = RecordCreated | RecordRevised | ReviewStatusChanged | ExportSucceeded | ExportFailed
@@ -192,7 +203,8 @@ def evolve(state: RecordState | None, event: RecordEvent, at: datetime) -> Recor
             moved["review_status"] = ReviewStatus.REVIEW
             moved["export"] = ExportOutcome(
                 status="FAILED",
-                error_message=event.error_message,
+                error_message=event.error.message,
+                error_code=event.error.code,
                 integration_id=event.integration_id,
                 reported_at=at,
             )

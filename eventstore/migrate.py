@@ -1,13 +1,15 @@
-"""Numbered SQL migrations, kept by the package that owns their tables, each applied once.
+"""Numbered migrations, kept by the package that owns their tables, each applied once.
 
-Every package that owns tables ships a `migrations/` folder of `NNN_name.sql` files; the
+Every package that owns tables ships a `migrations/` folder of `NNN_name.sql` files (and,
+where data must be computed, `NNN_name.py` files with `async def migrate(conn)`); the
 ledger `schema_migrations` records (package, number) as applied. Packages are migrated in
 the order given, all in one transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.util
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -46,7 +48,7 @@ class Migration:
     component: str
     number: int
     name: str
-    sql: str
+    run: Callable[[Conn], Awaitable[object]]
 
 
 def bundled_migrations(package: str) -> list[Migration]:
@@ -55,10 +57,30 @@ def bundled_migrations(package: str) -> list[Migration]:
     found = []
     for entry in folder.iterdir():
         name = Path(entry.name)
-        if name.suffix == ".sql":
-            number = int(name.stem.split("_", 1)[0])
-            found.append(Migration(package, number, name.stem, entry.read_text()))
+        number = name.stem.split("_", 1)[0]
+        if name.suffix == ".sql" and number.isdigit():
+            found.append(Migration(package, int(number), name.stem, _sql(entry.read_text())))
+        elif name.suffix == ".py" and number.isdigit():
+            found.append(Migration(package, int(number), name.stem, _python(package, entry)))
     return sorted(found, key=lambda m: m.number)
+
+
+def _sql(text: str) -> Callable[[Conn], Awaitable[object]]:
+    async def run(conn: Conn) -> None:
+        await conn.execute(text)
+
+    return run
+
+
+def _python(package: str, entry: object) -> Callable[[Conn], Awaitable[object]]:
+    spec = importlib.util.spec_from_file_location(
+        f"{package}.migrations.m_{Path(str(entry)).stem}", str(entry)
+    )
+    assert spec is not None and spec.loader is not None, f"cannot load {entry}"
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    run: Callable[[Conn], Awaitable[object]] = module.migrate
+    return run
 
 
 async def migrate(conn: Conn, packages: Sequence[str] = ("eventstore",)) -> list[str]:
@@ -74,7 +96,7 @@ async def migrate(conn: Conn, packages: Sequence[str] = ("eventstore",)) -> list
         for migration in (m for package in packages for m in bundled_migrations(package)):
             if (migration.component, migration.number) in done:
                 continue
-            await conn.execute(migration.sql)
+            await migration.run(conn)
             await conn.execute(
                 "INSERT INTO schema_migrations (component, number, name) VALUES ($1, $2, $3)",
                 migration.component,

@@ -18,9 +18,20 @@ def loads(text: str | bytes) -> Any:
     return simplejson.loads(text, use_decimal=True, allow_nan=False)
 
 
+def _jsonb_out(value: Any) -> bytes:
+    return b"\x01" + dumps(value).encode()
+
+
+def _jsonb_in(data: bytes) -> Any:
+    return loads(data[1:])  # after the format's version byte
+
+
 async def init_connection(conn: Conn) -> None:
-    for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, encoder=dumps, decoder=loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=dumps, decoder=loads, schema="pg_catalog")
+    # jsonb in its binary form (a version byte, then the text): binary COPY can write it.
+    await conn.set_type_codec(
+        "jsonb", encoder=_jsonb_out, decoder=_jsonb_in, schema="pg_catalog", format="binary"
+    )
 
 
 def _ms(seconds: float) -> str:

@@ -7,30 +7,53 @@ from typing import Any
 
 import asyncpg
 
+from eventstore.canonical import canonical_json, parts_around_time
 from eventstore.errors import ConcurrencyConflict
 from eventstore.types import START, Conn, FeedCursor, FeedPage, NewEvent, RecordedEvent, StreamWrite
 
-# One statement for any batch. The first event of each stream must follow an existing
-# version (or be version 1); the unique (account_id, stream_id, version) key catches
-# writers that raced past the same expected version.
-_APPEND = """
-INSERT INTO events (event_id, account_id, stream_id, version, type, schema_version, data, metadata)
-SELECT i.event_id, i.account_id, i.stream_id, i.version, i.type, i.schema_version,
-       i.data, i.metadata
-FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[],
-            $7::jsonb[], $8::jsonb[], $9::bool[]) WITH ORDINALITY
-     AS i(event_id, account_id, stream_id, version, type, schema_version, data, metadata,
-          check_prev, ord)
-WHERE NOT i.check_prev OR EXISTS (
-    SELECT 1 FROM events p
-    WHERE p.account_id = i.account_id AND p.stream_id = i.stream_id AND p.version = i.version - 1)
-ORDER BY i.ord
-RETURNING position, tx::text::bigint AS tx, event_id, account_id, stream_id, version, type,
-          schema_version, data, metadata, recorded_at
-"""
-
 _COLUMNS = """position, tx::text::bigint AS tx, event_id, account_id, stream_id, version, type,
-              schema_version, data, metadata, recorded_at"""
+              schema_version, data, metadata, recorded_at, prev_hash, hash"""
+
+# One statement for any batch. A stream's first event in the batch must follow a stored
+# one (or be version 1) and chains to its hash; each later event of the batch chains to the
+# one before it (the recursion). The unique (account_id, stream_id, version) key catches
+# writers that raced past the same version. The database gives the time, one for the
+# statement; the hash covers it, so it is formed here, from the canonical text the caller
+# sends around it (eventstore.canonical).
+_HASH = """sha256({prev} || convert_to(
+           i.head || to_char(now.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+           || i.tail, 'UTF8'))"""
+_APPEND = f"""
+WITH RECURSIVE now AS MATERIALIZED (SELECT clock_timestamp() AS at),
+input AS MATERIALIZED (
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[], $5::text[], $6::int[],
+                         $7::text[], $8::text[], $9::text[], $10::text[], $11::bool[])
+           WITH ORDINALITY
+           AS i(event_id, account_id, stream_id, version, type, schema_version, data, metadata,
+                head, tail, first, ord)),
+chain AS (
+    SELECT i.*, link.prev, {_HASH.format(prev="link.prev")} AS hash,
+           i.version = 1 OR p.position IS NOT NULL AS valid
+    FROM input i CROSS JOIN now
+    LEFT JOIN events p
+           ON p.account_id = i.account_id AND p.stream_id = i.stream_id
+          AND p.version = i.version - 1
+    CROSS JOIN LATERAL (SELECT coalesce(p.hash, '\\x{"00" * 32}'::bytea) AS prev) link
+    WHERE i.first
+  UNION ALL
+    SELECT i.*, c.hash, {_HASH.format(prev="c.hash")}, c.valid
+    FROM chain c CROSS JOIN now
+    JOIN input i ON i.account_id = c.account_id AND i.stream_id = c.stream_id
+                AND i.version = c.version + 1 AND NOT i.first
+)
+INSERT INTO events (event_id, account_id, stream_id, version, type, schema_version, data,
+                    metadata, recorded_at, prev_hash, hash)
+SELECT event_id, account_id, stream_id, version, type, schema_version, data::jsonb,
+       metadata::jsonb, (SELECT at FROM now), prev, hash
+FROM chain WHERE valid
+ORDER BY ord
+RETURNING {_COLUMNS}
+"""
 
 # Only transactions older than every running one are read: a row whose transaction is
 # still open (or committed after a later-positioned row) is waited for, never skipped.
@@ -51,24 +74,24 @@ ORDER BY version
 
 _UNIQUE_VERSION = "events_account_id_stream_id_version_key"
 
+Row = tuple[Any, ...]
+
 
 def _recorded(row: asyncpg.Record) -> RecordedEvent:
     return RecordedEvent(**dict(row.items()))
 
 
-def _columns(writes: Sequence[StreamWrite]) -> tuple[list[Any], ...]:
-    cols: tuple[list[Any], ...] = tuple([] for _ in range(9))
-    for write in writes:
-        for offset, event in enumerate(write.events):
-            values = _row(write, event, offset)
-            for col, value in zip(cols, values, strict=True):
-                col.append(value)
-    return cols
-
-
-def _row(write: StreamWrite, event: NewEvent, offset: int) -> tuple[Any, ...]:
-    version = write.expected_version + offset + 1
-    check_prev = offset == 0 and version > 1
+def _row(write: StreamWrite, event: NewEvent, version: int) -> Row:
+    data, metadata = canonical_json(event.data), canonical_json(event.metadata)
+    head, tail = parts_around_time(
+        account_id=write.account_id,
+        stream_id=write.stream_id,
+        version=version,
+        type=event.type,
+        schema_version=event.schema_version,
+        data_text=data,
+        metadata_text=metadata,
+    )
     return (
         event.event_id,
         write.account_id,
@@ -76,42 +99,49 @@ def _row(write: StreamWrite, event: NewEvent, offset: int) -> tuple[Any, ...]:
         version,
         event.type,
         event.schema_version,
-        dict(event.data),
-        dict(event.metadata),
-        check_prev,
+        data,
+        metadata,
+        head,
+        tail,
     )
 
 
+def _rows(writes: Sequence[StreamWrite]) -> list[Row]:
+    return [
+        (*_row(write, event, write.expected_version + offset + 1), offset == 0)
+        for write in writes
+        for offset, event in enumerate(write.events)
+    ]
+
+
 async def append(conn: Conn, writes: Sequence[StreamWrite]) -> list[RecordedEvent]:
-    """Append events to one or many streams in one statement, all or none.
+    """Append events to one or many streams in one statement, all or none, each chained to
+    its stream's previous event. Returns them in the order given.
 
     Raises ConcurrencyConflict when any stream is not at its expected version.
     """
-    expected = sum(len(w.events) for w in writes)
-    if expected == 0:
+    rows = _rows(writes)
+    if not rows:
         return []
     streams = [(w.account_id, w.stream_id) for w in writes]
     if not conn.is_in_transaction():
         async with conn.transaction():
-            return await _append(conn, writes, streams, expected)
-    return await _append(conn, writes, streams, expected)
+            return await _append(conn, streams, rows)
+    return await _append(conn, streams, rows)
 
 
 async def _append(
-    conn: Conn,
-    writes: Sequence[StreamWrite],
-    streams: list[tuple[str, str]],
-    expected: int,
+    conn: Conn, streams: list[tuple[str, str]], rows: list[Row]
 ) -> list[RecordedEvent]:
     try:
-        rows = await conn.fetch(_APPEND, *_columns(writes))
+        found = await conn.fetch(_APPEND, *zip(*rows, strict=True))
     except asyncpg.UniqueViolationError as exc:
         if exc.constraint_name == _UNIQUE_VERSION:
             raise ConcurrencyConflict(streams, "a version was already taken") from None
         raise
-    if len(rows) != expected:
+    if len(found) != len(rows):
         raise ConcurrencyConflict(streams, "a stream is behind its expected version")
-    return [_recorded(row) for row in rows]
+    return [_recorded(row) for row in found]
 
 
 async def read_stream(

@@ -49,6 +49,8 @@ class RecordedEvent:
     data: JsonObject
     metadata: JsonObject
     recorded_at: datetime
+    prev_hash: bytes  # the stream's previous event's hash (32 zero bytes at version 1)
+    hash: bytes  # SHA-256(prev_hash ‖ canonical bytes): see eventstore.canonical
 
     @property
     def cursor(self) -> FeedCursor:

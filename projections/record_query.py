@@ -178,6 +178,10 @@ async def query_records(
     # One snapshot for every statement: a write committing between them would otherwise hide
     # a record from both the re-folded and the untouched side.
     async with conn.transaction(isolation="repeatable_read", readonly=True):
+        # The table lock before the snapshot (taken by the first query): a rebuild swapping
+        # in a new record_state is then either waited for or not yet begun, never half seen
+        # through a snapshot older than the new table's rows.
+        await conn.execute("LOCK TABLE record_state IN ACCESS SHARE MODE")
         return await _page(conn, account_id, filters, position, limit)
 
 

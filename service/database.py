@@ -12,7 +12,13 @@ from eventstore.pool import create_pool
 from eventstore.types import Conn
 
 # Each package migrates the tables it owns, the event log first.
-OWNERS = ("eventstore", "projections", "service.commands")
+OWNERS = (
+    "eventstore",
+    "projections",
+    "projections.analytics",
+    "projections.audit",
+    "service.commands",
+)
 
 log = structlog.get_logger("service.database")
 

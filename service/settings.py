@@ -34,6 +34,23 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     export_conflict_retries: int = 10
     demo_account: str = "acct_demo"
+    audit_signing_key_file: Path | None = Field(
+        default=None,
+        description="Ed25519 private key (PEM) that signs the account logs' checkpoints; "
+        "embedded mode generates one into DATA_DIR",
+    )
+    audit_key_name: str = Field(
+        default="accounting-export.local",
+        pattern=r"^[^\s+]+$",
+        description="The signed-note key name, and the prefix of every log's origin",
+    )
+    audit_checkpoint_events: int = Field(default=1000, ge=1)
+    audit_checkpoint_seconds: float = Field(default=5.0, gt=0)
+    analyst_password: str | None = Field(
+        default=None,
+        description="Password of the read-only `analyst` role; unset: it cannot log in "
+        "(embedded: generated into DATA_DIR/analyst-password)",
+    )
     catchup_in_service: bool = Field(
         default=True, description="Run the catch-up projectors inside the service process"
     )

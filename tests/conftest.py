@@ -4,6 +4,7 @@ binaries (or TEST_DATABASE_URL, a server you provide), migrated once."""
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from eventstore.pool import connect
+from projections.audit.signer import load_or_create_key
 from service.api.app import create_app
 from service.api.auth import ALL_SCOPES, issue_token
 from service.database import migrate_schema
@@ -115,8 +117,23 @@ def make_token(
     )
 
 
-def settings_for(dsn: str) -> Settings:
-    return Settings(database_url=dsn, jwt_secret=SECRET, jwt_audience=AUDIENCE, db_pool_max=60)
+# The checkpoints' signing key of every test service (made once per test run).
+SIGNING_KEY = Path(tempfile.gettempdir()) / f"test-audit-key-{os.getpid()}.pem"
+
+
+def settings_for(dsn: str, **overrides: Any) -> Settings:
+    """A test service on `dsn`. Catch-up projectors do not run in the background unless
+    asked: tests that need the log sealed run the sealer themselves, deterministically."""
+    load_or_create_key(SIGNING_KEY)
+    given: dict[str, Any] = {
+        "database_url": dsn,
+        "jwt_secret": SECRET,
+        "jwt_audience": AUDIENCE,
+        "db_pool_max": 60,
+        "audit_signing_key_file": SIGNING_KEY,
+        "catchup_in_service": False,
+    }
+    return Settings(**(given | overrides))
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ async def test_request_id_is_made_when_absent_and_returned_on_success(client: Cl
 async def test_readiness_checks_the_database(client: Client) -> None:
     resp = await client.get("/readyz")
     assert resp.status == 200
-    assert await resp.json() == {"status": "ready"}
+    body = await resp.json()
+    assert body["status"] == "ready"
+    assert "analytics" in body["projectors"]  # and how far behind each one is
 
 
 async def test_metrics_count_requests_and_export_outcomes(

@@ -11,14 +11,18 @@ from pathlib import Path
 import asyncpg
 import jwt
 
-from tests.conftest import AUDIENCE, SECRET
+from tests.conftest import AUDIENCE, SECRET, SIGNING_KEY
 from tests.factories import record_body
 
 
 def run_cli(
     *args: str, dsn: str | None = None, data_dir: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"JWT_SECRET": SECRET, "JWT_AUDIENCE": AUDIENCE}
+    env = os.environ | {
+        "JWT_SECRET": SECRET,
+        "JWT_AUDIENCE": AUDIENCE,
+        "AUDIT_SIGNING_KEY_FILE": str(SIGNING_KEY),
+    }
     if dsn:
         env["DATABASE_URL"] = dsn
     if data_dir:

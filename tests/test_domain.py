@@ -29,6 +29,7 @@ from domain.exports import (
 )
 from domain.records import (
     ChangeReviewStatus,
+    ExportError,
     ExportFailed,
     ExportSucceeded,
     PutRecord,
@@ -145,12 +146,16 @@ def test_export_events_move_status_and_keep_the_outcome() -> None:
     failed = evolve(
         state,
         ExportFailed(
-            integration_id="int_1", vendor="ERP_A", vendor_account_id="v", error_message="bad GL"
+            integration_id="int_1",
+            vendor="ERP_A",
+            vendor_account_id="v",
+            error=ExportError(message="bad GL", code="GL_CLOSED"),
         ),
         T0,
     )
     assert failed.review_status is ReviewStatus.REVIEW
     assert failed.export is not None and failed.export.error_message == "bad GL"
+    assert failed.export.error_code == "GL_CLOSED"
 
 
 def test_fold_replays_to_the_same_state_as_stepwise_evolve() -> None:
@@ -327,7 +332,7 @@ def test_a_valid_batch_yields_one_event_per_record_in_request_order() -> None:
     assert [change.record_id for change in decided] == ["accr_b", "accr_a"]
     assert [change.before for change in decided] == [ready["accr_b"], ready["accr_a"]]
     (failed,), (succeeded,) = (change.events for change in decided)
-    assert isinstance(failed, ExportFailed) and failed.error_message == "no"
+    assert isinstance(failed, ExportFailed) and failed.error.message == "no"
     assert isinstance(succeeded, ExportSucceeded)
     assert (succeeded.integration_id, succeeded.vendor, succeeded.vendor_account_id) == (
         "int_1",

@@ -17,10 +17,12 @@ from domain.integrations import IntegrationCreated
 from domain.records import RecordCreated, RecordState
 from domain.values import RecordContent, ReviewStatus
 from eventstore.pool import connect, dumps, loads
+from eventstore.store import read_stream
 from service.api.app import create_app
 from service.database import migrate_schema
 from tests.conftest import make_token, settings_for
 from tests.factories import record_body
+from tests.test_hash_chain import assert_chained
 
 LEGACY = Path(__file__).parent / "legacy_schema"
 AT = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
@@ -104,6 +106,8 @@ async def test_a_legacy_database_migrates_forward_and_keeps_working(
         }
         assert ("legacy", "003_snapshot_paging") in ledger
         assert await conn.fetchval("SELECT count(*) FROM events") == 2
+        for stream in ("integrations", RECORD):  # the old events got their chain, once
+            assert_chained(await read_stream(conn, ACCOUNT, stream))
     finally:
         await conn.close()
 
@@ -140,6 +144,11 @@ async def test_a_legacy_database_migrates_forward_and_keeps_working(
         {"updated_accounting_record_ids": [RECORD]},
     )
     after = await (await client.get(f"/v3/accounting/records/{RECORD}", headers=auth)).json()
+    conn = await connect(empty_dsn)
+    try:  # the new event chains onto the backfilled one
+        assert_chained(await read_stream(conn, ACCOUNT, RECORD))
+    finally:
+        await conn.close()
     assert (after["review_status"], after["version"]) == ("EXPORTED", 2)
     then = await client.get(
         f"/v3/accounting/records/{RECORD}",

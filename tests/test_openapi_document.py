@@ -336,7 +336,8 @@ def test_other_refusals_match_both_documents(
 
 def test_probes_match_the_document() -> None:
     assert_matches_document("GET", "/healthz", 200, {"status": "ok"})
-    assert_matches_document("GET", "/readyz", 200, {"status": "ready"})
+    lag = {"analytics": {"events": 0, "seconds": 0.0}}
+    assert_matches_document("GET", "/readyz", 200, {"status": "ready", "projectors": lag})
 
 
 # --- the check is strict enough to catch drift ------------------------------------------

@@ -10,11 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from domain import integrations
 from domain.records import ExportOutcome
-from domain.values import Instant, RecordContent, ReviewStatus, User
+from domain.values import Amount, Instant, RecordContent, ReviewStatus, User
 from service.api.errors import ERRORS
 
 
-def _omit_unknown(schema: dict[str, Any]) -> None:
+def omit_unknown(schema: dict[str, Any]) -> None:
     """Optional fields are left out of the answer when unknown, never written as null."""
     properties = schema["properties"]
     for name, prop in properties.items():
@@ -25,7 +25,7 @@ def _omit_unknown(schema: dict[str, Any]) -> None:
 
 
 class AnsweredUser(User):
-    model_config = ConfigDict(json_schema_extra=_omit_unknown)
+    model_config = ConfigDict(json_schema_extra=omit_unknown)
 
 
 class AccountingRecord(RecordContent):
@@ -66,8 +66,32 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
+class ProjectorLag(BaseModel):
+    events: int = Field(ge=0, description="Committed events not applied yet (counted to a cap).")
+    seconds: float = Field(ge=0, description="How long the oldest of them has waited.")
+
+
 class Ready(BaseModel):
     status: Literal["ready"]
+    projectors: dict[str, ProjectorLag] = Field(
+        description="Each catch-up projector's lag behind the log, as last measured (extension)."
+    )
+
+
+class ExportSummaryLine(BaseModel):
+    group: str = Field(description="The day (YYYY-MM-DD), ERP vendor or outcome, by `group_by`.")
+    currency: str
+    attempts: int = Field(ge=0, description="Outcomes reported.")
+    amount: Amount = Field(description="The records' amounts over those outcomes.")
+    exported: int = Field(ge=0)
+    exported_amount: Amount
+    failed: int = Field(ge=0)
+    failed_amount: Amount
+
+
+class ExportSummary(BaseModel):
+    group_by: Literal["day", "vendor", "outcome"]
+    items: list[ExportSummaryLine] = Field(description="Ordered by group, then currency.")
 
 
 class ValidationProblem(BaseModel):

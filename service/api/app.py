@@ -6,8 +6,10 @@ import functools
 from collections.abc import AsyncIterator
 from typing import Any
 
+import structlog
 from aiohttp import web
 
+from projections.analytics.analyst import allow_analyst_login
 from service.api.auth import VERIFIER, TokenVerifier
 from service.api.guards import IN_FLIGHT, InFlight, limit_requests
 from service.api.jsonio import dumps
@@ -16,17 +18,30 @@ from service.api.middleware import error_envelope, refuse_nul_in_url, request_co
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
 from service.api.server import http_limits
-from service.api.views import exports, integrations, operations, platform, records
+from service.api.views import (
+    analytics,
+    audit,
+    exports,
+    history,
+    integrations,
+    operations,
+    platform,
+    records,
+)
 from service.database import close_pool, open_pool
 from service.settings import Settings
-from service.workers import LagWatch, catchup_projectors, run_catchup
+from service.workers import LagWatch, catchup_projectors, run_catchup, signer_for
 
+log = structlog.get_logger("service.api.app")
 ROUTES = (
     operations.routes,
     integrations.routes,
     exports.routes,
     records.routes,
     platform.routes,
+    history.routes,
+    audit.routes,
+    analytics.routes,
 )
 
 
@@ -52,6 +67,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout,
         connect_timeout=settings.db_connect_timeout,
     )
+    if settings.analyst_password:
+        async with app[POOL].acquire() as conn:
+            if not await allow_analyst_login(conn, settings.analyst_password):
+                log.warning("the analyst role is missing or may not be altered: no analyst login")
     yield
     await close_pool(app[POOL], settings.shutdown_timeout)
 
@@ -59,8 +78,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 async def _catchup(app: web.Application) -> AsyncIterator[None]:
     """The catch-up projectors, in the background (unless run apart, by the CLI)."""
     settings = app[SETTINGS]
-    projectors = catchup_projectors(settings) if settings.catchup_in_service else []
-    app[LAG] = LagWatch(app[POOL])
+    known = catchup_projectors(settings)
+    projectors = known if settings.catchup_in_service else []
+    app[LAG] = LagWatch(app[POOL], names=[p.name for p in known])
     async for _ in run_catchup(app[POOL], projectors, app[LAG]):
         yield
 
@@ -80,6 +100,9 @@ def create_app(settings: Settings) -> web.Application:
         issuer=settings.jwt_issuer,
     )
     app[operations.OPENAPI_TEXT] = dumps(service_document())
+    signer = signer_for(settings)
+    if signer is not None:
+        app[audit.SIGNER] = signer
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_catchup)
     for table in ROUTES:

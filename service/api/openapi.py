@@ -4,7 +4,7 @@ as component schemas."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,6 +32,8 @@ TAGS = {
     "Integrations": "The account's ERP connection.",
     "Records": "Reading records and reporting exports.",
     "Platform": "Where records come from (extension).",
+    "Audit": "History, the gap-free feed, signed checkpoints and proofs (extension).",
+    "Analytics": "Counts and amounts for analysts (extension).",
     "Operations": "Probes, metrics and this document.",
 }
 REF = "#/components/schemas/"
@@ -180,14 +182,20 @@ def _refusals(op: Operation) -> Iterable[type[BaseException]]:
 
 
 def _answer(
-    op: Operation, description: str, schema: Schema, media_type: str, status: int = 200
+    op: Operation,
+    description: str,
+    schema: Schema,
+    media_type: str,
+    others: Mapping[str, Schema] | None = None,
+    status: int = 200,
 ) -> Schema:
     headers = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
     if status == 503:
         headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
     if op.idempotent:
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
-    content = {media_type: {"schema": schema}}
+    forms = {media_type: schema, **(others or {})}
+    content = {media: {"schema": form} for media, form in forms.items()}
     return {"description": description, "headers": headers, "content": content}
 
 
@@ -197,7 +205,9 @@ def _operation(op: Operation, schemas: _Schemas) -> Schema:
         wanted = " or ".join(f"`{scope}`" for scope in op.scopes)
         description += f"\n\nRequired scope: {wanted}."
     responses = {
-        str(status): _answer(op, op.summary + ".", schemas.of(model), op.media_type)
+        str(status): _answer(
+            op, op.summary + ".", schemas.of(model), op.media_type, op.other_media_types
+        )
         for status, model in op.answers.items()
     }
     meanings: dict[int, list[str]] = {}
@@ -206,7 +216,9 @@ def _operation(op: Operation, schemas: _Schemas) -> Schema:
         meanings.setdefault(row.status, []).append(f"{row.error_code}: {row.meaning}")
     for status, texts in sorted(meanings.items()):
         text = " ".join(dict.fromkeys(texts))
-        responses[str(status)] = _answer(op, text, ref("ErrorResponse"), "application/json", status)
+        responses[str(status)] = _answer(
+            op, text, ref("ErrorResponse"), "application/json", status=status
+        )
     headers = [{"$ref": "#/components/parameters/RequestId"}]
     if op.idempotent:
         headers.insert(0, {"$ref": "#/components/parameters/IdempotencyKey"})

@@ -4,8 +4,8 @@ parameters in the OpenAPI document."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -19,7 +19,8 @@ from pydantic import (
 
 from domain.values import RECORD_ID_PATTERN, ReviewStatus, SourceType
 
-_DIGITS = re.compile(r"[0-9]{1,9}")
+_DIGITS = re.compile(r"[0-9]{1,18}")  # within bigint
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def _whole_number(value: Any) -> Any:
@@ -57,12 +58,26 @@ def _instant(value: Any) -> Any:
         raise ValueError("is out of range once converted to UTC") from None
 
 
+def _day(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if not _DAY.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("is not a calendar date") from None
+
+
 QueryInt = Annotated[int, BeforeValidator(_whole_number)]
 QueryBool = Annotated[bool, BeforeValidator(_flag)]
 QueryInstant = Annotated[
     datetime,
     BeforeValidator(_instant),
     WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+QueryDay = Annotated[
+    date, BeforeValidator(_day), WithJsonSchema({"type": "string", "format": "date"})
 ]
 
 
@@ -134,3 +149,49 @@ class RecordsQuery(Params):
         if status is not None and info.data.get("source_type") is SourceType.BILL:
             raise ValueError("cannot be combined with source_type=BILL")
         return status
+
+
+class HistoryQuery(Params):
+    proof: bool = Field(
+        False,
+        description="Add to each sealed event its leaf index and inclusion proof against "
+        "the latest checkpoint, and that checkpoint.",
+    )
+
+
+class EventsQuery(Params):
+    after: str | None = Field(None, description="`next_cursor` of the previous page.")
+    limit: QueryInt = Field(100, ge=1, le=1000, description="Page size.")
+
+
+class CheckpointsQuery(Params):
+    after_size: QueryInt = Field(0, ge=0, description="Only checkpoints of larger trees.")
+    limit: QueryInt = Field(100, ge=1, le=1000, description="Page size.")
+
+
+class InclusionQuery(Params):
+    position: QueryInt = Field(ge=1, description="The event's position (from the feed).")
+    tree_size: QueryInt = Field(ge=1, description="The size of the tree to prove it in.")
+
+
+class ConsistencyQuery(Params):
+    from_size: QueryInt = Field(ge=1, description="The older tree's size.")
+    to_size: QueryInt = Field(ge=1, description="The newer tree's size.")
+
+
+class ExportSummaryQuery(Params):
+    from_: QueryDay | None = Field(
+        None, alias="from", description="First day counted (UTC), inclusive; none: from the start."
+    )
+    to: QueryDay | None = Field(None, description="Last day counted (UTC), inclusive.")
+    group_by: Literal["day", "vendor", "outcome"] = Field(
+        "day", description="One line per day, per ERP vendor or per outcome (and currency)."
+    )
+
+    @field_validator("to")
+    @classmethod
+    def not_before_from(cls, to: date | None, info: ValidationInfo) -> Any:
+        start = info.data.get("from_")
+        if to is not None and start is not None and to < start:
+            raise ValueError("must not be before `from`")
+        return to

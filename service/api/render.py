@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from domain.integrations import Integration
 from domain.records import RecordState
+from eventstore.canonical import format_instant
+from eventstore.types import RecordedEvent
+from projections.audit.checkpoints import SignedCheckpoint
 
 
 def record_json(state: RecordState, single_entry: bool = False) -> dict[str, Any]:
@@ -30,3 +34,32 @@ def record_json(state: RecordState, single_entry: bool = False) -> dict[str, Any
 def integration_json(integration: Integration) -> dict[str, Any]:
     body = integration.model_dump(mode="python")
     return {"integration_id": integration.integration_id, "id": integration.integration_id, **body}
+
+
+def event_json(event: RecordedEvent) -> dict[str, Any]:
+    """An event as stored, its time as hashed (eventstore.canonical)."""
+    return {
+        "position": event.position,
+        "stream_id": event.stream_id,
+        "version": event.version,
+        "type": event.type,
+        "schema_version": event.schema_version,
+        "recorded_at": format_instant(event.recorded_at),
+        "data": event.data,
+        "metadata": event.metadata,
+        "hash": event.hash.hex(),
+        "prev_hash": event.prev_hash.hex(),
+    }
+
+
+def checkpoint_json(checkpoint: SignedCheckpoint) -> dict[str, Any]:
+    return {
+        "tree_size": checkpoint.tree_size,
+        "root_hash": b64(checkpoint.root_hash),
+        "created_at": format_instant(checkpoint.created_at),
+        "note": checkpoint.note,
+    }
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")

@@ -87,6 +87,8 @@ class Operation:
     body: type[BaseModel] | None = None
     errors: tuple[type[BaseException], ...] = ()  # refusals beyond those every input brings
     media_type: str = "application/json"
+    # The successful answers in other forms too, chosen by the Accept header.
+    other_media_types: Mapping[str, Schema] = field(default_factory=dict)
 
     @property
     def idempotent(self) -> bool:

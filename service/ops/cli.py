@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 import typer
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eventstore.pool import connect
+from projections.audit.signer import load_or_create_key
 from service.api.auth import ALL_SCOPES, issue_token
 from service.commands.caller import Caller
 from service.database import migrate_schema, open_pool
@@ -36,11 +38,19 @@ def load_settings() -> Settings:
     if not settings.jwt_secret and not settings.jwt_public_key_file:
         # Local use: one secret generated on first start and kept beside the data.
         settings = settings.model_copy(update={"jwt_secret": local_secret(settings.data_dir)})
+    if not settings.audit_signing_key_file and not settings.database_url:
+        # Embedded mode: one signing key, generated once, kept beside the data.
+        key_file = settings.data_dir.resolve() / "audit-signing-key.pem"
+        load_or_create_key(key_file)
+        settings = settings.model_copy(update={"audit_signing_key_file": key_file})
+    if not settings.database_url and not settings.analyst_password:
+        password = local_secret(settings.data_dir, "analyst-password")
+        settings = settings.model_copy(update={"analyst_password": password})
     return settings
 
 
-def local_secret(data_dir: Path) -> str:
-    path = data_dir / "jwt-secret"
+def local_secret(data_dir: Path, name: str = "jwt-secret") -> str:
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         path.touch(mode=0o600)
@@ -94,10 +104,19 @@ def serve(
         # A live token is printed only for local use: an embedded cluster and a secret we made.
         if cluster is not None and not (configured.jwt_secret or configured.jwt_public_key_file):
             print(banner(ready), flush=True)
+        if not settings.database_url and ready.database_url:
+            print(analyst_banner(ready.database_url), flush=True)
         log.info("starting", database=where)
         code = run_service(ready, cluster)
     log.info("stopped", database=where, exit_status=code)
     raise typer.Exit(code)
+
+
+def analyst_banner(dsn: str) -> str:
+    """How to query the embedded cluster as the read-only analyst (its socket, trust auth)."""
+    parts = urlsplit(dsn)
+    as_analyst = urlunsplit(parts._replace(netloc="analyst@"))
+    return f'Analysts (read-only, schema analytics):\n\npsql "{as_analyst}"\n'
 
 
 @cli.command()

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from service.api.answers import Health, Ready
 from service.api.auth import METRICS_READ
 from service.api.errors import Unavailable
-from service.api.keys import POOL
+from service.api.keys import LAG, POOL
 from service.api.routing import Call, Reply, Routes
 
 routes = Routes()
@@ -35,19 +35,27 @@ async def healthz(call: Call[None, None, None]) -> Reply:
     "/readyz",
     operation_id="getReadiness",
     summary="Readiness probe",
-    description="Ready when the database answers.",
+    description="Ready when the database answers; says how far each catch-up projector is "
+    "behind the log.",
     answers={200: Ready},
     errors=(Unavailable,),
     **OPERATIONS,
 )
 async def readyz(call: Call[None, None, None]) -> Reply:
+    app = call.request.app
     try:
         # asyncpg's own timeouts: they cancel cleanly, never mid-protocol.
-        async with call.request.app[POOL].acquire(timeout=READY_WITHIN / 2) as conn:
+        async with app[POOL].acquire(timeout=READY_WITHIN / 2) as conn:
             await conn.fetchval("SELECT 1", timeout=READY_WITHIN / 2)
+        for name in app[LAG].names:
+            await app[LAG].measure(name)  # at most once a second each
     except Exception as exc:  # any failure to reach the database means "not ready"
         raise Unavailable(f"Database unreachable: {type(exc).__name__}") from None
-    return Reply({"status": "ready"})
+    lags = {
+        name: {"events": lag.events, "seconds": lag.seconds}
+        for name, lag in app[LAG].latest.items()
+    }
+    return Reply({"status": "ready", "projectors": lags})
 
 
 @routes.route(

@@ -1,0 +1,1 @@
+"""Tamper evidence: the account log's Merkle tree and its signed checkpoints."""
