@@ -114,22 +114,13 @@ async def _check_projections(conn: Any, account: str, streams: set[str]) -> None
 
 
 def verify_when_available(env: dict[str, str]) -> bool:
-    """Hook for `python -m service verify` (CONTRACT §6.2), which another branch builds:
-    once the command exists it must pass here too. False while it does not exist."""
-    from service.ops.cli import cli
-
-    names = {
-        command.name or getattr(command.callback, "__name__", "")
-        for command in cli.registered_commands
-    }
-    if "verify" not in names:
+    """Hook for `python -m service verify` (CONTRACT §6.2, built on another branch): once the
+    command exists it must pass on the same data too. False while it does not exist."""
+    run = [sys.executable, "-m", "service", "verify"]
+    environment = os.environ | env
+    asked = subprocess.run([*run, "--help"], env=environment, capture_output=True, timeout=60)
+    if asked.returncode != 0:
         return False
-    done = subprocess.run(
-        [sys.executable, "-m", "service", "verify"],
-        env=os.environ | env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = subprocess.run(run, env=environment, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"verify failed:\n{done.stdout}\n{done.stderr}"
     return True
