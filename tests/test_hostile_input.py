@@ -189,6 +189,29 @@ async def test_query_values_are_parsed_strictly(
     await refused(await client.get(RECORDS, params=params, headers=auth))
 
 
+SIBLINGS = [
+    ("/v3/accounting/events", {"limit": " 5 "}),
+    ("/v3/accounting/events", {"limit": "1_0"}),
+    ("/v3/accounting/events", {"after": " 5-1"}),
+    ("/v3/accounting/events", {"after": "1_0-1"}),
+    ("/v3/accounting/audit/checkpoints", {"after_size": "+1"}),
+    ("/v3/accounting/audit/checkpoints", {"limit": "\uff15"}),
+    ("/v3/accounting/audit/proofs/inclusion", {"position": "1_0", "tree_size": "1"}),
+    ("/v3/accounting/audit/proofs/consistency", {"from_size": " 1", "to_size": "2"}),
+    ("/v3/accounting/records/accr_x/history", {"proof": "yes"}),
+    ("/v3/accounting/records/accr_x/history", {"proof": "1"}),
+    ("/v3/accounting/analytics/exports", {"from": "2026-1-1"}),
+    ("/v3/accounting/analytics/exports", {"to": "+2026-01-01"}),
+]
+
+
+@pytest.mark.parametrize(("path", "params"), SIBLINGS)
+async def test_every_query_integer_flag_and_cursor_is_parsed_strictly(
+    client: Client, auth: dict[str, str], path: str, params: dict[str, str]
+) -> None:
+    await refused(await client.get(path, params=params, headers=auth))
+
+
 async def test_invalid_utf8_in_the_url_names_nothing(client: Client, auth: dict[str, str]) -> None:
     for escaped in ("%ED%A0%80", "%FF", "%C3%28", "%00"):
         answer = await raw(client, "GET", f"{RECORDS}/accr_{escaped}", auth)

@@ -152,7 +152,7 @@ class RecordsQuery(Params):
 
 
 class HistoryQuery(Params):
-    proof: bool = Field(
+    proof: QueryBool = Field(
         False,
         description="Add to each sealed event its leaf index and inclusion proof against "
         "the latest checkpoint, and that checkpoint.",
