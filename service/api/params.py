@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
+from annotated_types import Le
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -19,7 +20,8 @@ from pydantic import (
 
 from domain.values import RECORD_ID_PATTERN, ReviewStatus, SourceType
 
-_DIGITS = re.compile(r"[0-9]{1,18}")  # within bigint
+_DIGITS = re.compile(r"[0-9]{1,100}")
+QUERY_INT_MAX = 10**18 - 1  # within bigint, and said in the schema
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -69,7 +71,9 @@ def _day(value: Any) -> Any:
         raise ValueError("is not a calendar date") from None
 
 
-QueryInt = Annotated[int, BeforeValidator(_whole_number)]
+QueryInt = Annotated[int, BeforeValidator(_whole_number)]  # give it bounds with Field()
+# A position or tree size: no bound of its own but bigint's, stated in the schema.
+QuerySize = Annotated[int, Le(QUERY_INT_MAX), BeforeValidator(_whole_number)]
 QueryBool = Annotated[bool, BeforeValidator(_flag)]
 QueryInstant = Annotated[
     datetime,
@@ -165,18 +169,18 @@ class EventsQuery(Params):
 
 
 class CheckpointsQuery(Params):
-    after_size: QueryInt = Field(0, ge=0, description="Only checkpoints of larger trees.")
+    after_size: QuerySize = Field(0, ge=0, description="Only checkpoints of larger trees.")
     limit: QueryInt = Field(100, ge=1, le=1000, description="Page size.")
 
 
 class InclusionQuery(Params):
-    position: QueryInt = Field(ge=1, description="The event's position (from the feed).")
-    tree_size: QueryInt = Field(ge=1, description="The size of the tree to prove it in.")
+    position: QuerySize = Field(ge=1, description="The event's position (from the feed).")
+    tree_size: QuerySize = Field(ge=1, description="The size of the tree to prove it in.")
 
 
 class ConsistencyQuery(Params):
-    from_size: QueryInt = Field(ge=1, description="The older tree's size.")
-    to_size: QueryInt = Field(ge=1, description="The newer tree's size.")
+    from_size: QuerySize = Field(ge=1, description="The older tree's size.")
+    to_size: QuerySize = Field(ge=1, description="The newer tree's size.")
 
 
 class ExportSummaryQuery(Params):
