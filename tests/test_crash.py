@@ -17,6 +17,7 @@ import aiohttp
 import pytest
 
 from eventstore.pool import connect
+from service.ops.postgres_processes import processes_working_in
 from tests.conftest import FIGURES
 from tests.invariants import check_log, verify_when_available
 from tests.journal import Journal, Ledger, connector, platform, setup_account
@@ -58,8 +59,12 @@ async def crash_cycles(folder: Path, cycles: int, seed: int) -> str:
             acknowledged, found = figures.acknowledged, figures.found
             await _resync(ledger, embedded_dsn(data), account)
     assert service.stop() == 0
+    pgdata = data / "postgres" / "pgdata"
+    # The restarted service owned the cluster it found running: it stopped it too.
+    assert processes_working_in(pgdata) == [], "a PostgreSQL process was left running"
     assert not any('"export TOKEN' in line for line in service.stdout.read_text().splitlines())
     verified = verify_when_available(service.env)
+    assert processes_working_in(pgdata) == [], "verify left PostgreSQL running"
     return (
         f"crash: {cycles} cycles survived ({postmaster_kills} with the postmaster killed too); "
         f"exports acknowledged {acknowledged}, found in the log {found}, lost 0; "

@@ -238,8 +238,13 @@ class EmbeddedPostgres:
         if made.returncode != 0 and "already exists" not in made.stderr:
             raise RuntimeError(f"createdb {self.database} failed: {made.stderr}")
 
+    def own(self) -> None:
+        """Make stop() stop the server even if it was found running (left by a process that
+        died): the one that serves it owns it."""
+        self._started_here = True
+
     def stop(self) -> None:
-        """Stop the server if this object started it; a reused server is left running."""
+        """Stop the server if this object started or owns it; a reused one is left running."""
         if not self._started_here:
             return
         if self.is_running():

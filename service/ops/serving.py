@@ -56,6 +56,8 @@ async def _serve(settings: Settings, cluster: EmbeddedPostgres | None) -> int:
     await runner.setup()
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
+        if cluster is not None:
+            cluster.own()  # listening: this process serves the cluster, even one it found
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
