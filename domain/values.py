@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -24,7 +25,7 @@ class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore", use_enum_values=False)
 
 
-def _number_only(value: Any) -> Any:
+def number_only(value: Any) -> Any:
     # JSON numbers arrive as int or Decimal (never float: see service.jsonio); strings and
     # booleans are wrong types, not numbers to coerce.
     if isinstance(value, bool) or not isinstance(value, int | Decimal):
@@ -37,13 +38,16 @@ def _iso_z(value: datetime) -> str:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 9999 west of UTC, year 1 east of it
+        raise ValueError("is out of range once converted to UTC") from None
 
 
 # Exact decimal money: never a binary float from request to storage.
 Amount = Annotated[
     Decimal,
-    BeforeValidator(_number_only),
+    BeforeValidator(number_only),
     WithJsonSchema({"type": "number"}),
 ]
 # Timezone-aware instants, normalised to UTC and written ISO-8601 with `Z`.
@@ -212,13 +216,19 @@ class RecordContent(Frozen):
 
 RECORD_ID_PREFIX = "accr_"
 RECORD_ID_MAX = 128
-RECORD_ID_RULE = f"must start with {RECORD_ID_PREFIX} and be at most {RECORD_ID_MAX} characters"
+# Ids go into URLs, logs, file names of exports and ERP fields: plain ASCII letters, digits,
+# `_` and `-` after the prefix, so no id holds a separator, a dot path, a control or bidi
+# character, and no two Unicode spellings of one id can name two records.
+RECORD_ID_PATTERN = (
+    f"^{RECORD_ID_PREFIX}[A-Za-z0-9_-]{{1,{RECORD_ID_MAX - len(RECORD_ID_PREFIX)}}}$"
+)
+RECORD_ID_RULE = (
+    f"must be {RECORD_ID_PREFIX} followed by 1 to {RECORD_ID_MAX - len(RECORD_ID_PREFIX)} "
+    "ASCII letters, digits, '_' or '-'"
+)
+_RECORD_ID = re.compile(RECORD_ID_PATTERN.removesuffix("$").removeprefix("^"))
 
 
 def is_record_id(value: object) -> bool:
     """Whether `value` may name a record the platform creates."""
-    return (
-        isinstance(value, str)
-        and value.startswith(RECORD_ID_PREFIX)
-        and len(value) <= RECORD_ID_MAX
-    )
+    return isinstance(value, str) and _RECORD_ID.fullmatch(value) is not None

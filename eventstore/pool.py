@@ -34,17 +34,35 @@ async def init_connection(conn: Conn) -> None:
     )
 
 
+def _ms(seconds: float) -> str:
+    return f"{round(seconds * 1000)}ms"
+
+
 async def create_pool(
-    dsn: str, *, min_size: int = 2, max_size: int = 10, command_timeout: float = 30.0
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    command_timeout: float = 30.0,
+    statement_timeout: float = 0.0,
+    idle_in_transaction_timeout: float = 60.0,
+    connect_timeout: float = 60.0,
 ) -> asyncpg.Pool:
+    """Timeouts in seconds (0: none): the server ends a statement after `statement_timeout`
+    and a session idle in an open transaction after `idle_in_transaction_timeout`; the client
+    gives up on a statement after `command_timeout` and on connecting after `connect_timeout`."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         command_timeout=command_timeout,
+        timeout=connect_timeout,
         init=init_connection,
-        # One forgotten open transaction would hold back the gap-safe feed for everyone.
-        server_settings={"idle_in_transaction_session_timeout": "60s"},
+        server_settings={
+            "statement_timeout": _ms(statement_timeout),
+            # One forgotten open transaction would hold back the gap-safe feed for everyone.
+            "idle_in_transaction_session_timeout": _ms(idle_in_transaction_timeout),
+        },
     )
     assert pool is not None
     return pool

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -56,6 +57,9 @@ class RecordedEvent:
         return FeedCursor(self.tx, self.position)
 
 
+_CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,19})")
+
+
 @dataclass(frozen=True, order=True)
 class FeedCursor:
     """A place in the commit-ordered feed: (transaction id, position)."""
@@ -68,10 +72,11 @@ class FeedCursor:
 
     @classmethod
     def decode(cls, text: str) -> FeedCursor:
-        try:
-            tx, position = (int(part) for part in text.split("-"))
-        except ValueError:
-            raise InvalidCursor(f"not a feed cursor: {text!r}") from None
+        # Digits only: int() would also take " 5", "+5", "1_0" and other scripts' digits.
+        found = _CURSOR.fullmatch(text)
+        if found is None:
+            raise InvalidCursor(f"not a feed cursor: {text!r}")
+        tx, position = int(found[1]), int(found[2])
         # Within xid8 and bigint, or the database would refuse the query.
         if not (0 <= tx < 2**64 and 0 <= position < 2**63):
             raise InvalidCursor(f"not a feed cursor: {text!r}")

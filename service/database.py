@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import structlog
 
@@ -29,16 +31,33 @@ async def migrate_schema(conn: Conn) -> list[str]:
 
 
 async def open_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, command_timeout: float = 30.0
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    command_timeout: float = 30.0,
+    **timeouts: float,
 ) -> asyncpg.Pool:
-    """A pool on `dsn`, after bringing the schema up to date."""
+    """A pool on `dsn`, after bringing the schema up to date. `timeouts`: those of
+    eventstore.pool.create_pool."""
     pool = await create_pool(
-        dsn, min_size=min_size, max_size=max_size, command_timeout=command_timeout
+        dsn, min_size=min_size, max_size=max_size, command_timeout=command_timeout, **timeouts
     )
     try:
-        async with pool.acquire() as conn:
+        async with pool.acquire() as conn, conn.transaction():
+            # A migration may take longer than any request is allowed to.
+            await conn.execute("SET LOCAL statement_timeout = 0")
             await migrate_schema(conn)
     except BaseException:
         await pool.close()
         raise
     return pool
+
+
+async def close_pool(pool: asyncpg.Pool, within: float) -> None:
+    """Close gracefully (connections released first) within `within` seconds, else terminate."""
+    try:
+        await asyncio.wait_for(pool.close(), within)
+    except TimeoutError:
+        log.warning("pool close timed out: terminating its connections")
+        pool.terminate()

@@ -54,3 +54,15 @@ class Settings(BaseSettings):
     catchup_in_service: bool = Field(
         default=True, description="Run the catch-up projectors inside the service process"
     )
+
+    # Limits and timeouts (README: Limits and timeouts).
+    db_statement_timeout: float = 20.0
+    db_idle_in_transaction_timeout: float = 60.0
+    db_connect_timeout: float = 5.0
+    request_timeout: float = 60.0
+    max_concurrent_requests: int = 256
+    http_idle_timeout: float = 30.0
+    http_max_line_bytes: int = 128 * 1024
+    http_max_header_bytes: int = 16 * 1024
+    shutdown_timeout: float = 15.0
+    embedded_restart_deadline: float = 60.0

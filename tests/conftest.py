@@ -162,20 +162,56 @@ async def _keep_answer(request: web.Request, response: web.StreamResponse) -> No
     )
 
 
-@pytest.fixture
-def app(shared_dsn: str) -> Iterator[web.Application]:
-    """The service on the shared database. Every answer it gives during the test, as sent,
-    is checked against our OpenAPI document and the public one."""
-    application = create_app(settings_for(shared_dsn))
+def _watched(application: web.Application) -> web.Application:
     application[ANSWERS] = []
     application.on_response_prepare.append(_keep_answer)
-    yield application
+    return application
+
+
+def _check_answers(application: web.Application) -> None:
     found = [
         f"{a.method} {a.path_template} -> {a.status}: {problem}"
         for a in application[ANSWERS]
         for problem in answer_problems(a.method, a.path_template, a.status, a.content_type, a.body)
     ]
     assert not found, "answers that break the OpenAPI documents:\n" + "\n".join(found)
+
+
+@pytest.fixture
+def app(shared_dsn: str) -> Iterator[web.Application]:
+    """The service on the shared database. Every answer it gives during the test, as sent,
+    is checked against our OpenAPI document and the public one."""
+    application = _watched(create_app(settings_for(shared_dsn)))
+    yield application
+    _check_answers(application)
+
+
+@pytest.fixture
+def app_with(shared_dsn: str) -> Iterator[Callable[..., web.Application]]:
+    """Make apps on the shared database with some settings changed; their answers are
+    checked like `app`'s."""
+    made: list[web.Application] = []
+
+    def make(**settings: Any) -> web.Application:
+        changed = settings_for(shared_dsn).model_copy(update=settings)
+        made.append(_watched(create_app(changed)))
+        return made[-1]
+
+    yield make
+    for application in made:
+        _check_answers(application)
+
+
+# Figures the reliability tests report (crash cycles, requests acknowledged and found...),
+# printed at the end of the run.
+FIGURES: list[str] = []
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for line in FIGURES:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture

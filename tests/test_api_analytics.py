@@ -99,6 +99,7 @@ async def test_readyz_and_the_metrics_give_each_projector_s_lag(client: Client) 
     assert resp.status == 200 and body["status"] == "ready"
     assert {"analytics", "audit-sealer"} <= set(body["projectors"])
     assert all(lag["events"] >= 0 <= lag["seconds"] for lag in body["projectors"].values())
-    metrics = await (await client.get("/metrics")).text()
+    scraper = {"Authorization": f"Bearer {make_token('acct_scraper', ['accounting.metrics.read'])}"}
+    metrics = await (await client.get("/metrics", headers=scraper)).text()
     assert 'catchup_lag_events{projector="analytics"}' in metrics
     assert 'catchup_lag_seconds{projector="analytics"}' in metrics

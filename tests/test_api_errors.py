@@ -90,11 +90,11 @@ async def test_metrics_count_requests_and_export_outcomes(
         lines = [line for line in text.splitlines() if line.startswith(prefix)]
         return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
 
-    before = await (await client.get("/metrics")).text()
+    before = await (await client.get("/metrics", headers=auth)).text()
     await create_integration(client, auth)
     good, bad = await ready_records(client, auth, 2)
     assert (await export(client, auth, [ok(good), fail(bad)]))[0] == 200
-    after = await (await client.get("/metrics")).text()
+    after = await (await client.get("/metrics", headers=auth)).text()
     success = 'export_results_recorded_total{outcome="ExportSuccess"}'
     failure = 'export_results_recorded_total{outcome="ExportFailure"}'
     assert sample(after, success) == sample(before, success) + 1

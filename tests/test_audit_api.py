@@ -312,5 +312,5 @@ async def test_the_service_seals_in_the_background(
         await asyncio.sleep(0.05)
     else:
         raise AssertionError("the background sealer never signed the account's log")
-    metrics = await (await client.get("/metrics")).text()
+    metrics = await (await client.get("/metrics", headers=auth)).text()
     assert 'catchup_lag_events{projector="audit-sealer"}' in metrics

@@ -11,11 +11,13 @@ from aiohttp import web
 
 from projections.analytics.analyst import allow_analyst_login
 from service.api.auth import VERIFIER, TokenVerifier
+from service.api.guards import IN_FLIGHT, InFlight, limit_requests
 from service.api.jsonio import dumps
 from service.api.keys import LAG, POOL, SETTINGS
 from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
+from service.api.server import http_limits
 from service.api.views import (
     analytics,
     audit,
@@ -26,7 +28,7 @@ from service.api.views import (
     platform,
     records,
 )
-from service.database import open_pool
+from service.database import close_pool, open_pool
 from service.settings import Settings
 from service.workers import LagWatch, catchup_projectors, run_catchup, signer_for
 
@@ -61,13 +63,16 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         command_timeout=settings.db_command_timeout,
+        statement_timeout=settings.db_statement_timeout,
+        idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout,
+        connect_timeout=settings.db_connect_timeout,
     )
     if settings.analyst_password:
         async with app[POOL].acquire() as conn:
             if not await allow_analyst_login(conn, settings.analyst_password):
                 log.warning("the analyst role is missing or may not be altered: no analyst login")
     yield
-    await app[POOL].close()
+    await close_pool(app[POOL], settings.shutdown_timeout)
 
 
 async def _catchup(app: web.Application) -> AsyncIterator[None]:
@@ -82,10 +87,12 @@ async def _catchup(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[request_context, error_envelope, refuse_nul_in_url],
+        middlewares=[request_context, error_envelope, limit_requests, refuse_nul_in_url],
         client_max_size=settings.max_body_bytes,
+        handler_args=http_limits(settings),
     )
     app[SETTINGS] = settings
+    app[IN_FLIGHT] = InFlight(settings.max_concurrent_requests)
     app[VERIFIER] = TokenVerifier(
         audience=settings.jwt_audience,
         secret=settings.jwt_secret,

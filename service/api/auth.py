@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -13,13 +14,22 @@ import jwt
 from aiohttp import web
 
 from service.api.errors import Unauthorized
+from service.api.jsonio import unstorable
 
 INTEGRATION_WRITE = "accounting.integration.write"
 RECORD_READ = "accounting.record.read"
 RECORD_WRITE = "accounting.record.write"
 RECORD_MANAGE = "accounting.record.manage"
 AUDIT_READ = "accounting.audit.read"
-ALL_SCOPES = (INTEGRATION_WRITE, RECORD_READ, RECORD_WRITE, RECORD_MANAGE, AUDIT_READ)
+METRICS_READ = "accounting.metrics.read"  # GET /metrics: operators and their scrapers
+ALL_SCOPES = (
+    INTEGRATION_WRITE,
+    RECORD_READ,
+    RECORD_WRITE,
+    RECORD_MANAGE,
+    AUDIT_READ,
+    METRICS_READ,
+)
 
 
 @dataclass(frozen=True)
@@ -42,33 +52,43 @@ class TokenVerifier:
     ) -> None:
         self._audience = audience
         self._issuer = issuer
-        self._keys: dict[str | None, tuple[Any, str]] = {}
-        if secret:
-            self._keys[None] = (secret, "HS256")
+        self._secret = secret or None
+        self._pem: str | None = None
+        self._jwks: dict[str, Any] = {}
         if public_key_file is not None:
             self._load_public_keys(public_key_file.read_text())
-        if not self._keys:
+        if not (self._secret or self._pem or self._jwks):
             raise ValueError("JWT_SECRET or JWT_PUBLIC_KEY_FILE must be configured")
 
     def _load_public_keys(self, text: str) -> None:
         if text.lstrip().startswith("{"):
             for key in jwt.PyJWKSet.from_dict(json.loads(text)).keys:
-                self._keys[key.key_id] = (key.key, "RS256")
+                if key.key_id is not None:
+                    self._jwks[key.key_id] = key.key
         else:
-            self._keys["__pem__"] = (text, "RS256")
+            self._pem = text
 
     def _key_for(self, token: str) -> tuple[Any, str]:
         header = jwt.get_unverified_header(token)
         alg, kid = header.get("alg"), header.get("kid")
-        if alg == "HS256" and None in self._keys:
-            return self._keys[None]
+        if alg == "HS256" and self._secret:
+            return self._secret, "HS256"
         if alg == "RS256":
-            found = self._keys.get(kid) if kid is not None else self._keys.get("__pem__")
-            if found is not None:
-                return found
+            # A single PEM key has no id of its own: it is the key whatever `kid` says.
+            key = (
+                self._pem
+                if self._pem is not None
+                else self._jwks.get(kid)
+                if isinstance(kid, str)
+                else None
+            )
+            if key is not None:
+                return key, "RS256"
         raise jwt.InvalidTokenError(f"no key for alg={alg!r} kid={kid!r}")
 
     def verify(self, token: str) -> Principal:
+        if not (token.isascii() and token.isprintable()):
+            raise jwt.InvalidTokenError("a token is printable ASCII")
         key, alg = self._key_for(token)
         claims = jwt.decode(
             token,
@@ -78,13 +98,24 @@ class TokenVerifier:
             issuer=self._issuer,
             options={"require": ["exp", "aud", "sub"]},
         )
-        account_id, scope = claims.get("account_id"), claims.get("scope", "")
-        if not isinstance(account_id, str) or not account_id or not isinstance(scope, str):
-            raise jwt.InvalidTokenError("account_id and scope claims are required")
-        client_id = str(claims["sub"])
-        if "\x00" in account_id or "\x00" in client_id:
-            raise jwt.InvalidTokenError("claims may not contain the NUL character")
-        return Principal(client_id, account_id, frozenset(scope.split()))
+        return _principal(claims)
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    # RFC 7519 NumericDate: a JSON number (PyJWT would also take "123" as a string).
+    for name in ("exp", "nbf", "iat"):
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise jwt.InvalidTokenError(f"{name} must be a number")
+        if not math.isfinite(value):
+            raise jwt.InvalidTokenError(f"{name} must be finite")
+    account_id, client_id, scope = claims.get("account_id"), claims["sub"], claims.get("scope")
+    texts = (account_id, client_id, scope)
+    if not all(isinstance(text, str) for text in texts) or not account_id:
+        raise jwt.InvalidTokenError("account_id, sub and scope must be strings")
+    if any(unstorable(str(text)) for text in texts):
+        raise jwt.InvalidTokenError("claims must be text PostgreSQL can store")
+    return Principal(str(client_id), str(account_id), frozenset(str(scope).split()))
 
 
 def issue_token(
@@ -123,5 +154,7 @@ def authenticate(request: web.Request) -> Principal:
         return request.app[VERIFIER].verify(token.strip())
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The access token has expired.") from None
-    except jwt.PyJWTError:
+    # Whatever a token holds (bytes that are not UTF-8, JSON nested thousands deep, an exp of
+    # 1e999) makes it invalid, never a server error.
+    except (jwt.PyJWTError, ValueError, TypeError, OverflowError, RecursionError):
         raise Unauthorized("The access token is invalid.") from None

@@ -15,9 +15,10 @@ from pydantic import (
     model_validator,
 )
 
+from domain.bounds import NewMoney
 from domain.exports import ExportFailure, ExportResult, ExportSuccess, ReportExportResults
 from domain.records import PLATFORM_STATUSES
-from domain.values import RecordContent, ReviewStatus
+from domain.values import LineItem, RecordContent, ReviewStatus
 
 NonEmpty = Annotated[StrictStr, StringConstraints(min_length=1)]
 _OUTCOMES = {
@@ -91,9 +92,17 @@ PlatformStatus = Annotated[
 ]
 
 
-class PutRecordBody(RecordContent):
-    """A full record as in GET, without id/version/updated_at/export."""
+class LineItemInput(LineItem):
+    amount: NewMoney
+    original_amount: NewMoney | None = None
 
+
+class PutRecordBody(RecordContent):
+    """A full record as in GET, without id/version/updated_at/export; new money is bounded."""
+
+    amount: NewMoney
+    original_amount: NewMoney | None = None
+    line_items: tuple[LineItemInput, ...] = ()
     review_status: PlatformStatus | None = None
 
     def content(self) -> RecordContent:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
 
 import simplejson
 
+from domain.values import RECORD_ID_MAX
 from projections.record_query import PagePosition, is_snapshot
 from service.api.errors import InvalidInput
+from service.api.jsonio import parse_json
 
 
 def encode_cursor(position: PagePosition) -> str:
@@ -25,22 +26,25 @@ def encode_cursor(position: PagePosition) -> str:
 
 
 def decode_cursor(text: str) -> PagePosition:
-    """A cursor this API made; anything else (forged, truncated) is a 400."""
+    """A cursor this API made; anything else (forged, truncated, deep, huge) is a 400."""
     try:
-        payload: dict[str, Any] = simplejson.loads(
-            base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        )
-        total = payload["n"]
-        if not isinstance(total, int) or total < 0:
+        # parse_json bounds depth, numbers and text like any other JSON that comes in.
+        payload = parse_json(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        if not isinstance(payload, dict):
+            raise ValueError("not an object")
+        total, snapshot, record_id = payload["n"], payload["s"], payload["i"]
+        if not isinstance(total, int) or isinstance(total, bool) or not 0 <= total < 2**63:
             raise ValueError("total")
         updated_at = datetime.fromisoformat(payload["u"])
-        snapshot, record_id = payload["s"], payload["i"]
-        if updated_at.tzinfo is None or not isinstance(record_id, str) or "\x00" in record_id:
+        if updated_at.tzinfo is None:
+            raise ValueError("position")
+        updated_at = updated_at.astimezone(UTC)  # OverflowError near year 1 or 9999
+        if not isinstance(record_id, str) or not 0 < len(record_id) <= RECORD_ID_MAX:
             raise ValueError("position")
         if not isinstance(snapshot, str) or not is_snapshot(snapshot):
             raise ValueError("snapshot")
         return PagePosition(snapshot, total, updated_at, record_id)
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error, InvalidInput):
         reason = "not a cursor returned by this API"
         raise InvalidInput(
             f"Invalid query parameter cursor: {reason}", {"field": "cursor", "reason": reason}

@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import asyncpg
 from aiohttp import web
 
 from domain import errors as domain
 from service.commands.idempotency import KeyReused
+from service.commands.runner import TooMuchContention
 
 
 class EdgeError(Exception):
@@ -35,8 +37,22 @@ class Forbidden(EdgeError):
     error_code = "FORBIDDEN"
 
 
+class UnsupportedMediaType(EdgeError):
+    error_code = "INVALID_REQUEST"
+
+
 class Unavailable(EdgeError):
+    """The database cannot be reached: the client may retry (503, Retry-After)."""
+
     error_code = "INTERNAL_ERROR"
+
+
+class Overloaded(Unavailable):
+    """More requests are in flight than the service takes at once."""
+
+
+class TimedOut(Unavailable):
+    """The request took longer than the service allows; nothing of it was committed."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +66,9 @@ class ErrorRow:
     def error_code(self) -> str:
         return self.code or str(getattr(self.kind, "error_code"))  # noqa: B009
 
+
+_UNREACHABLE = "the database cannot be reached or answer in time; retry after `Retry-After`."
+RETRY_AFTER_SECONDS = 1
 
 ERRORS: tuple[ErrorRow, ...] = (
     ErrorRow(InvalidInput, 400, "a parameter, header or body was refused; `details` names it."),
@@ -77,6 +96,7 @@ ERRORS: tuple[ErrorRow, ...] = (
         "the request body is larger than the server accepts.",
         "INVALID_REQUEST",
     ),
+    ErrorRow(UnsupportedMediaType, 415, "the body is not sent as `application/json` (UTF-8)."),
     ErrorRow(
         KeyReused, 422, "this Idempotency-Key was used for another request.", "INVALID_REQUEST"
     ),
@@ -87,7 +107,30 @@ ERRORS: tuple[ErrorRow, ...] = (
     ErrorRow(
         Exception, 500, "an unexpected failure, logged under the X-Request-Id.", "INTERNAL_ERROR"
     ),
-    ErrorRow(Unavailable, 503, "the database cannot be reached."),
+    ErrorRow(Unavailable, 503, _UNREACHABLE),
+    ErrorRow(Overloaded, 503, "too many requests in flight; retry after `Retry-After`."),
+    ErrorRow(TimedOut, 503, "the request took too long and was abandoned, nothing kept."),
+    # What an unreachable or overwhelmed database raises on the way: the same answer.
+    ErrorRow(OSError, 503, _UNREACHABLE, "INTERNAL_ERROR"),  # refused, reset, timed out
+    ErrorRow(asyncpg.PostgresConnectionError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    ErrorRow(asyncpg.ConnectionDoesNotExistError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    # A connection whose server died mid-operation; the pool terminates it on release.
+    ErrorRow(asyncpg.InternalClientError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    # Class 57: starting up, shutting down, crashed, statement_timeout.
+    ErrorRow(asyncpg.exceptions.OperatorInterventionError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    ErrorRow(asyncpg.TooManyConnectionsError, 503, _UNREACHABLE, "INTERNAL_ERROR"),
+    ErrorRow(
+        asyncpg.exceptions.IdleInTransactionSessionTimeoutError,
+        503,
+        _UNREACHABLE,
+        "INTERNAL_ERROR",
+    ),
+    ErrorRow(
+        TooMuchContention,
+        503,
+        "every retry lost a race; retry after `Retry-After`.",
+        "INTERNAL_ERROR",
+    ),
 )
 _BY_KIND = {row.kind: row for row in ERRORS}
 
@@ -95,6 +138,21 @@ _BY_KIND = {row.kind: row for row in ERRORS}
 def row_for(kind: type[BaseException]) -> ErrorRow:
     """The row of the most specific class of `kind` that the table names."""
     return next(_BY_KIND[cls] for cls in kind.__mro__ if cls in _BY_KIND)
+
+
+def row_for_failure(exc: BaseException) -> ErrorRow:
+    """The row of an unexpected exception, or of the failure it was raised in: closing a
+    transaction on a connection the database dropped raises InterfaceError, but the answer
+    is the dropped connection's (503)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        row = row_for(type(cause))
+        if row.status != 500:
+            return row
+        cause = cause.__cause__ or cause.__context__
+    return row_for(type(exc))
 
 
 def envelope(error_code: str, message: str, details: dict[str, Any] | None) -> dict[str, Any]:

@@ -1,7 +1,14 @@
-"""JSON on the wire with exact decimals: money never passes through a binary float."""
+"""JSON on the wire with exact decimals: money never passes through a binary float.
+
+JSON that comes in (bodies, import lines, cursors) is bounded before anything uses it:
+at most MAX_DEPTH levels of nesting, numbers of at most MAX_NUMBER_CHARS characters
+within 1e±MAX_EXPONENT, and text that PostgreSQL can store (no NUL, no lone surrogate).
+"""
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 import simplejson
@@ -9,55 +16,113 @@ from aiohttp import web
 
 from service.api.errors import InvalidInput
 
+MAX_DEPTH = 64
+MAX_NUMBER_CHARS = 400
+MAX_EXPONENT = 400  # beyond any binary double: schema-valid input always fits
+NUL = "contains the NUL character"
+SURROGATE = "contains a lone surrogate (not Unicode text)"
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _sized(text: str) -> str:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise ValueError(f"a number longer than {MAX_NUMBER_CHARS} characters")
+    return text
+
+
+def _integer(text: str) -> int:
+    return int(_sized(text))
+
+
+def _decimal(text: str) -> Decimal:
+    value = Decimal(_sized(text))
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int), "JSON has no NaN or Infinity literals in numbers"
+    if value and (abs(value.adjusted()) > MAX_EXPONENT or exponent < -MAX_EXPONENT):
+        raise ValueError(f"a number beyond 1e{MAX_EXPONENT} or 1e-{MAX_EXPONENT}")
+    return value
+
 
 def parse_json(raw: bytes) -> Any:
     """A request body or import line; numbers with a fraction or exponent become Decimal."""
     try:
-        return simplejson.loads(raw.decode("utf-8"), use_decimal=True, allow_nan=False)
+        data = simplejson.loads(
+            raw.decode("utf-8"), parse_float=_decimal, parse_int=_integer, allow_nan=False
+        )
+    except RecursionError:
+        data = _too_deep()
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise InvalidInput(
             "The request body is not valid JSON.", {"field": "body", "reason": str(exc)}
         ) from None
+    _check_bounds(data)
+    return data
+
+
+def _too_deep() -> Any:
+    raise InvalidInput(
+        "The request body is nested too deeply.",
+        {"field": "body", "reason": f"nested deeper than {MAX_DEPTH} levels"},
+    )
+
+
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL text cannot hold `text` (None: it can)."""
+    found = _UNSTORABLE.search(text)
+    if found is None:
+        return None
+    return NUL if found.group() == "\x00" else SURROGATE
+
+
+def printable(text: str) -> str:
+    """`text` with lone surrogates written as escapes, so that it can be sent back."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_bounds(data: Any) -> None:
+    """Depth and text of a parsed value, walked without recursion (it may be deep)."""
+    stack: list[tuple[Any, str, int]] = [(data, "body", 1)]
+    while stack:
+        value, path, depth = stack.pop()
+        if isinstance(value, str):
+            reason = unstorable(value)
+            if reason:
+                _refuse_text(path, reason)
+        elif isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                _too_deep()
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            children = []
+            for key, item in items:
+                where = str(key) if path == "body" else f"{path}.{key}"
+                reason = unstorable(key) if isinstance(key, str) else None
+                if reason:
+                    _refuse_text(where, reason)
+                children.append((item, where, depth + 1))
+            stack.extend(reversed(children))
+
+
+def _refuse_text(where: str, reason: str) -> None:
+    message = (
+        "Text may not contain the NUL character (U+0000)."
+        if reason == NUL
+        else "Text must be Unicode: a lone surrogate (\\ud800-\\udfff) is not."
+    )
+    raise InvalidInput(message, {"field": printable(where), "reason": reason})
 
 
 def dumps(body: Any) -> str:
     return simplejson.dumps(body, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def nul_at(value: Any, path: str = "body") -> str | None:
-    """Where a NUL character (U+0000) stands in a parsed JSON value, key or string: PostgreSQL
-    text cannot hold it, so such input is refused rather than failing at the database."""
-    if isinstance(value, str):
-        return path if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path != "body" else str(key)
-            if "\x00" in key:
-                return where
-            found = nul_at(item, where)
-            if found:
-                return found
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            found = nul_at(item, f"{path}.{index}")
-            if found:
-                return found
-    return None
-
-
-def refuse_nul(data: Any) -> Any:
-    where = nul_at(data)
-    if where is not None:
-        raise InvalidInput(
-            "Text may not contain the NUL character (U+0000).",
-            {"field": where, "reason": "contains the NUL character"},
-        )
-    return data
-
-
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
+    # Text that came in as a lone surrogate (echoed in a refusal) goes out as its JSON escape.
     return web.Response(
-        text=dumps(body), status=status, content_type="application/json", headers=headers
+        body=dumps(body).encode("utf-8", "backslashreplace"),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
     )

@@ -12,7 +12,17 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, models_json
 from pydantic_core import core_schema
 
 from service.api import answers
-from service.api.errors import ERRORS, Forbidden, InvalidInput, Unauthorized, row_for
+from service.api.errors import (
+    ERRORS,
+    Forbidden,
+    InvalidInput,
+    Overloaded,
+    TimedOut,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+    row_for,
+)
 from service.api.routing import Operation, Schema
 from service.commands.idempotency import KeyReused
 
@@ -163,12 +173,12 @@ def _refusals(op: Operation) -> Iterable[type[BaseException]]:
     if op.path_params or op.query or op.body or op.idempotent:
         yield InvalidInput
     if op.body:
-        yield _TOO_LARGE
+        yield from (_TOO_LARGE, UnsupportedMediaType)
     if op.idempotent:
         yield KeyReused
     yield from op.errors
     if op.scopes or op.idempotent:
-        yield Exception
+        yield from (Exception, Unavailable, Overloaded, TimedOut)
 
 
 def _answer(
@@ -177,8 +187,11 @@ def _answer(
     schema: Schema,
     media_type: str,
     others: Mapping[str, Schema] | None = None,
+    status: int = 200,
 ) -> Schema:
     headers = {"X-Request-Id": {"$ref": "#/components/headers/RequestId"}}
+    if status == 503:
+        headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
     if op.idempotent:
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/IdempotentReplayed"}
     forms = {media_type: schema, **(others or {})}
@@ -203,7 +216,9 @@ def _operation(op: Operation, schemas: _Schemas) -> Schema:
         meanings.setdefault(row.status, []).append(f"{row.error_code}: {row.meaning}")
     for status, texts in sorted(meanings.items()):
         text = " ".join(dict.fromkeys(texts))
-        responses[str(status)] = _answer(op, text, ref("ErrorResponse"), "application/json")
+        responses[str(status)] = _answer(
+            op, text, ref("ErrorResponse"), "application/json", status=status
+        )
     headers = [{"$ref": "#/components/parameters/RequestId"}]
     if op.idempotent:
         headers.insert(0, {"$ref": "#/components/parameters/IdempotencyKey"})
@@ -265,6 +280,11 @@ def openapi_document(ops: Sequence[Operation]) -> Schema:
                     "description": "The request's correlation id, as logged.",
                     "schema": {"type": "string"},
                 },
+                "RetryAfter": {
+                    "description": "Seconds to wait before trying again.",
+                    "required": True,
+                    "schema": {"type": "integer", "minimum": 1},
+                },
                 "IdempotentReplayed": {
                     "description": "`true` when this is the stored answer to an earlier "
                     "request with the same Idempotency-Key.",
@@ -282,7 +302,7 @@ def _header_parameters() -> Schema:
     return {
         "IdempotencyKey": header(
             "Idempotency-Key",
-            {"type": "string", "minLength": 1, "maxLength": 255},
+            {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
             "Repeating a request with the same key and body answers with the stored status "
             "and body and changes nothing; the same key with another body is 422.",
         ),

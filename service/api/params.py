@@ -7,6 +7,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
+from annotated_types import Le
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -17,9 +18,10 @@ from pydantic import (
     field_validator,
 )
 
-from domain.values import RECORD_ID_MAX, RECORD_ID_PREFIX, ReviewStatus, SourceType
+from domain.values import RECORD_ID_PATTERN, ReviewStatus, SourceType
 
-_DIGITS = re.compile(r"[0-9]{1,18}")  # within bigint
+_DIGITS = re.compile(r"[0-9]{1,100}")
+QUERY_INT_MAX = 10**18 - 1  # within bigint, and said in the schema
 _DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -29,6 +31,15 @@ def _whole_number(value: Any) -> Any:
         if not _DIGITS.fullmatch(value):
             raise ValueError("must be a whole number written in digits")
         return int(value)
+    return value
+
+
+def _flag(value: Any) -> Any:
+    # pydantic would also take "yes", "on", "1" and "t": a query parser takes the two words.
+    if isinstance(value, str):
+        if value not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return value == "true"
     return value
 
 
@@ -60,7 +71,10 @@ def _day(value: Any) -> Any:
         raise ValueError("is not a calendar date") from None
 
 
-QueryInt = Annotated[int, BeforeValidator(_whole_number)]
+QueryInt = Annotated[int, BeforeValidator(_whole_number)]  # give it bounds with Field()
+# A position or tree size: no bound of its own but bigint's, stated in the schema.
+QuerySize = Annotated[int, Le(QUERY_INT_MAX), BeforeValidator(_whole_number)]
+QueryBool = Annotated[bool, BeforeValidator(_flag)]
 QueryInstant = Annotated[
     datetime,
     BeforeValidator(_instant),
@@ -81,9 +95,9 @@ class RecordPath(Params):
 
 class NewRecordPath(Params):
     record_id: str = Field(
-        description="The record's id, chosen by the platform.",
-        pattern=f"^{RECORD_ID_PREFIX}",
-        max_length=RECORD_ID_MAX,
+        description="The record's id, chosen by the platform: `accr_` and then ASCII "
+        "letters, digits, `_` or `-` (128 characters in all at most).",
+        pattern=RECORD_ID_PATTERN,
     )
 
 
@@ -92,8 +106,10 @@ class IntegrationPath(Params):
 
 
 SingleEntry = Annotated[
-    bool, Field(description="When true, keep only the expense-side line items.")
+    QueryBool, Field(description="When true, keep only the expense-side line items.")
 ]
+# Cursors carry the first page's snapshot, whose list of running transactions can be long.
+CURSOR_MAX = 32_768
 
 
 class RecordQuery(Params):
@@ -126,7 +142,9 @@ class RecordsQuery(Params):
     updated_before: QueryInstant | None = _updated("lt", "before")
     updated_until: QueryInstant | None = _updated("lte", "at or before")
     limit: QueryInt = Field(100, ge=1, le=1000, description="Page size.")
-    cursor: str | None = Field(None, description="`next_cursor` of the previous page.")
+    cursor: str | None = Field(
+        None, max_length=CURSOR_MAX, description="`next_cursor` of the previous page."
+    )
     single_entry: SingleEntry = False
 
     @field_validator("review_status")
@@ -138,7 +156,7 @@ class RecordsQuery(Params):
 
 
 class HistoryQuery(Params):
-    proof: bool = Field(
+    proof: QueryBool = Field(
         False,
         description="Add to each sealed event its leaf index and inclusion proof against "
         "the latest checkpoint, and that checkpoint.",
@@ -151,18 +169,18 @@ class EventsQuery(Params):
 
 
 class CheckpointsQuery(Params):
-    after_size: QueryInt = Field(0, ge=0, description="Only checkpoints of larger trees.")
+    after_size: QuerySize = Field(0, ge=0, description="Only checkpoints of larger trees.")
     limit: QueryInt = Field(100, ge=1, le=1000, description="Page size.")
 
 
 class InclusionQuery(Params):
-    position: QueryInt = Field(ge=1, description="The event's position (from the feed).")
-    tree_size: QueryInt = Field(ge=1, description="The size of the tree to prove it in.")
+    position: QuerySize = Field(ge=1, description="The event's position (from the feed).")
+    tree_size: QuerySize = Field(ge=1, description="The size of the tree to prove it in.")
 
 
 class ConsistencyQuery(Params):
-    from_size: QueryInt = Field(ge=1, description="The older tree's size.")
-    to_size: QueryInt = Field(ge=1, description="The newer tree's size.")
+    from_size: QuerySize = Field(ge=1, description="The older tree's size.")
+    to_size: QuerySize = Field(ge=1, description="The newer tree's size.")
 
 
 class ExportSummaryQuery(Params):

@@ -8,6 +8,7 @@ scopes and parses the inputs into those models before the view runs; the OpenAPI
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -17,12 +18,14 @@ from multidict import MultiMapping
 from pydantic import BaseModel, ValidationError
 
 from service.api.auth import Principal, authenticate
-from service.api.errors import Forbidden, InvalidInput
-from service.api.jsonio import json_response, parse_json, refuse_nul
+from service.api.errors import Forbidden, InvalidInput, UnsupportedMediaType
+from service.api.jsonio import json_response, parse_json
 from service.api.keys import POOL, PRINCIPAL, REQUEST_ID, SETTINGS
 from service.commands.caller import Caller
 from service.commands.runner import Completed, run_command
 
+# Visible ASCII only: a key is stored, logged and compared byte for byte.
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
 P = TypeVar("P")
 Q = TypeVar("Q")
 B = TypeVar("B")
@@ -51,10 +54,10 @@ class Call(Generic[P, Q, B]):
 
     def caller(self) -> Caller:
         key = self.request.headers.get("Idempotency-Key")
-        if key is not None and not 1 <= len(key) <= 255:
+        if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
             raise InvalidInput(
-                "Idempotency-Key must be 1 to 255 characters.",
-                {"field": "Idempotency-Key", "reason": "length"},
+                "Idempotency-Key must be 1 to 255 visible ASCII characters.",
+                {"field": "Idempotency-Key", "reason": "not 1 to 255 visible ASCII characters"},
             )
         who = self.principal
         return Caller(who.account_id, who.client_id, self.request[REQUEST_ID], key)
@@ -139,10 +142,22 @@ def _authorized(request: web.Request, scopes: tuple[str, ...]) -> Principal:
 
 
 async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()  # aiohttp answers 413 past client_max_size
+    charset = (request.charset or "utf-8").lower()
+    if request.content_type != "application/json" or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            "The request body must be sent as application/json (UTF-8).",
+            {"field": "Content-Type", "reason": "not application/json"},
+        )
+    try:
+        raw = await request.read()  # aiohttp answers 413 past client_max_size
+    except web.RequestPayloadError:  # a Content-Encoding or chunking that does not decode
+        raise InvalidInput(
+            "The request body could not be decoded.",
+            {"field": "body", "reason": "undecodable Content-Encoding or framing"},
+        ) from None
     if not raw.strip():
         raise InvalidInput("A JSON request body is required.", {"field": "body", "reason": "empty"})
-    return refuse_nul(parse_json(raw))
+    return parse_json(raw)
 
 
 def _query_input(model: type[BaseModel] | None, query: MultiMapping[str]) -> dict[str, Any]:

@@ -24,7 +24,11 @@ async def write_records(
     conn: Conn, caller: Caller, changes: Sequence[RecordChange]
 ) -> list[RecordState]:
     """Append every change's events in one statement, each stream at its expected version,
-    and fold them into the projection. Returns the new states of the changed records."""
+    and fold them into the projection. Returns the new states of the changed records, in
+    record id order: every writer takes its rows (and their unique keys) in that one
+    order, so that two transactions on overlapping records never wait for each other
+    crosswise (a deadlock); the later one finds the first's versions taken, and retries."""
+    changes = sorted(changes, key=lambda change: change.record_id)
     metadata = caller.metadata()
     writes = [
         StreamWrite(

@@ -62,7 +62,8 @@ async def run_command(
             async with pool.acquire() as conn, conn.transaction():
                 outcome = await _attempt(conn, caller, command, executor)
             break
-        except ConcurrencyConflict as conflict:
+        # A deadlock PostgreSQL broke by aborting us is a lost race like any other.
+        except (ConcurrencyConflict, asyncpg.DeadlockDetectedError) as conflict:
             CONFLICT_RETRIES.inc()
             log.info("concurrency conflict, retrying", attempt=attempt, reason=str(conflict))
     else:

@@ -14,7 +14,7 @@ from domain.records import PutRecord
 from domain.values import RECORD_ID_RULE, is_record_id
 from service.api.bodies import PutRecordBody
 from service.api.errors import InvalidInput
-from service.api.jsonio import nul_at, parse_json
+from service.api.jsonio import parse_json
 from service.api.routing import validation_details
 from service.commands.caller import Caller
 from service.commands.runner import run_command
@@ -23,14 +23,14 @@ from service.commands.runner import run_command
 def parse_line(text: str) -> PutRecord:
     """One JSON object with `id` and the record body; raises ValueError with a reason."""
     try:
-        data = parse_json(text.encode())
+        data = parse_json(text.encode("utf-8", "surrogateescape"))
     except InvalidInput as refusal:
-        raise ValueError(f"not JSON: {(refusal.details or {}).get('reason')}") from None
+        problem = refusal.details or {}
+        if problem.get("field") == "body":
+            raise ValueError(f"not JSON: {problem.get('reason')}") from None
+        raise ValueError(f"{problem.get('field')}: {problem.get('reason')}") from None
     if not isinstance(data, dict):
         raise ValueError("not a JSON object")
-    where = nul_at(data)
-    if where is not None:
-        raise ValueError(f"{where}: contains the NUL character (U+0000)")
     record_id = data.get("id")
     if not is_record_id(record_id):
         raise ValueError(f"id: {RECORD_ID_RULE}")

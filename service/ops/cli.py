@@ -14,13 +14,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 import typer
-from aiohttp import web
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eventstore.pool import connect
 from projections.audit.signer import load_or_create_key
-from service.api.app import create_app
 from service.api.auth import ALL_SCOPES, issue_token
 from service.commands.caller import Caller
 from service.database import migrate_schema, open_pool
@@ -28,6 +26,7 @@ from service.logging import configure_logging
 from service.ops.bulk_import import import_lines
 from service.ops.demo import seed_demo
 from service.ops.embedded_postgres import EmbeddedPostgres
+from service.ops.serving import owned_database, run_service
 from service.settings import Settings
 
 cli = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
@@ -94,20 +93,23 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Seed the demo account on first start")] = True,
 ) -> None:
     """Serve the API (embedded PostgreSQL unless DATABASE_URL is set)."""
+    configured = Settings()
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     log = structlog.get_logger("service")
     where = "DATABASE_URL" if settings.database_url else f"embedded, {settings.data_dir.resolve()}"
-    with database(settings) as ready:
+    with owned_database(settings) as (ready, cluster):
         if demo:
             asyncio.run(_seed(ready, ready.demo_account, 300))
-        if ready.jwt_secret:
+        # A live token is printed only for local use: an embedded cluster and a secret we made.
+        if cluster is not None and not (configured.jwt_secret or configured.jwt_public_key_file):
             print(banner(ready), flush=True)
         if not settings.database_url and ready.database_url:
             print(analyst_banner(ready.database_url), flush=True)
-        log.info("listening", url=f"http://{ready.host}:{ready.port}", database=where)
-        web.run_app(create_app(ready), host=ready.host, port=ready.port, print=None)
-    log.info("stopped", database=where)
+        log.info("starting", database=where)
+        code = run_service(ready, cluster)
+    log.info("stopped", database=where, exit_status=code)
+    raise typer.Exit(code)
 
 
 def analyst_banner(dsn: str) -> str:
@@ -174,7 +176,7 @@ def import_command(
 async def _import(settings: Settings, file: Path, account: str, batch_size: int) -> int:
     assert settings.database_url
     pool = await open_pool(settings.database_url, max_size=2)
-    total = sum(1 for _ in file.open(encoding="utf-8"))
+    total = sum(1 for _ in file.open(encoding="utf-8", errors="surrogateescape"))
     caller = Caller(account, "cli:import", "import-" + uuid.uuid4().hex[:12])
     try:
         columns = (
@@ -183,7 +185,10 @@ async def _import(settings: Settings, file: Path, account: str, batch_size: int)
             MofNCompleteColumn(),
             TimeRemainingColumn(),
         )
-        with Progress(*columns, console=err) as progress, file.open(encoding="utf-8") as lines:
+        with (
+            Progress(*columns, console=err) as progress,
+            file.open(encoding="utf-8", errors="surrogateescape") as lines,
+        ):
             task = progress.add_task("import", total=total)
             report = await import_lines(
                 pool,

@@ -181,9 +181,14 @@ class EmbeddedPostgres:
         # postgres refuses a lock file whose pid is alive, and after a crash that pid may be an
         # unreaped zombie or a recycled pid. Such a lock is removed, but only if no process of
         # the old server still works in the data directory; else postgres reports the conflict.
-        working = processes_working_in(self.pgdata.resolve())
-        if working is None or any(is_live_postgres(pid) for pid in working):
+        if processes_working_in(self.pgdata) is None:
             return
+        # The backends of a server that died exit once they notice; wait for them.
+        deadline = time.monotonic() + START_TIMEOUT
+        while any(is_live_postgres(pid) for pid in processes_working_in(self.pgdata) or []):
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.05)
         for lock in (
             self.pgdata / "postmaster.pid",
             self.socket_dir / f".s.PGSQL.{self._port}.lock",
@@ -233,8 +238,13 @@ class EmbeddedPostgres:
         if made.returncode != 0 and "already exists" not in made.stderr:
             raise RuntimeError(f"createdb {self.database} failed: {made.stderr}")
 
+    def own(self) -> None:
+        """Make stop() stop the server even if it was found running (left by a process that
+        died): the one that serves it owns it."""
+        self._started_here = True
+
     def stop(self) -> None:
-        """Stop the server if this object started it; a reused server is left running."""
+        """Stop the server if this object started or owns it; a reused one is left running."""
         if not self._started_here:
             return
         if self.is_running():

@@ -6,6 +6,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.answers import Health, Ready
+from service.api.auth import METRICS_READ
 from service.api.errors import Unavailable
 from service.api.keys import LAG, POOL
 from service.api.routing import Call, Reply, Routes
@@ -13,6 +14,7 @@ from service.api.routing import Call, Reply, Routes
 routes = Routes()
 OPENAPI_TEXT = web.AppKey("openapi_text", str)
 OPERATIONS = {"tag": "Operations"}
+READY_WITHIN = 2.0  # seconds: a database slower than this is as good as away
 
 
 @routes.route(
@@ -42,8 +44,9 @@ async def healthz(call: Call[None, None, None]) -> Reply:
 async def readyz(call: Call[None, None, None]) -> Reply:
     app = call.request.app
     try:
-        async with app[POOL].acquire(timeout=2) as conn:
-            await conn.fetchval("SELECT 1")
+        # asyncpg's own timeouts: they cancel cleanly, never mid-protocol.
+        async with app[POOL].acquire(timeout=READY_WITHIN / 2) as conn:
+            await conn.fetchval("SELECT 1", timeout=READY_WITHIN / 2)
         for name in app[LAG].names:
             await app[LAG].measure(name)  # at most once a second each
     except Exception as exc:  # any failure to reach the database means "not ready"
@@ -60,9 +63,11 @@ async def readyz(call: Call[None, None, None]) -> Reply:
     "/metrics",
     operation_id="getMetrics",
     summary="Prometheus metrics",
-    description="Request, latency, export and retry counters.",
+    description="Request, latency, export and retry counters. They name no tenant, but say "
+    "how the service is used: a token with the metrics scope is needed (extension).",
     answers={200: {"type": "string"}},
     media_type="text/plain",
+    scopes=(METRICS_READ,),
     **OPERATIONS,
 )
 async def metrics(call: Call[None, None, None]) -> web.Response:
