@@ -34,6 +34,16 @@ async def init_connection(conn: Conn) -> None:
     )
 
 
+class Connection(asyncpg.Connection):
+    """A pooled connection released without a reset query: this code keeps no session
+    state between uses (no SET, LISTEN or cursors; advisory locks are unlocked by their
+    takers), and asyncpg still rolls back a transaction left open. One round trip less on
+    every release."""
+
+    def get_reset_query(self) -> str:
+        return ""
+
+
 def _ms(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
@@ -58,6 +68,7 @@ async def create_pool(
         command_timeout=command_timeout,
         timeout=connect_timeout,
         init=init_connection,
+        connection_class=Connection,
         server_settings={
             "statement_timeout": _ms(statement_timeout),
             # One forgotten open transaction would hold back the gap-safe feed for everyone.

@@ -4,27 +4,49 @@ commands decide against."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 
 from domain import integrations
-from domain.integrations import STREAM_ID, Integration, IntegrationEvent, Integrations
-from eventstore.store import read_stream
-from eventstore.types import Conn, RecordedEvent
+from domain.integrations import STREAM_ID, Integration, Integrations
+from eventstore.statement import Statement
+from eventstore.store import StreamRow, read_stream
+from eventstore.types import Conn
 from projections.codecs import INTEGRATIONS
 
 _COLUMNS = "integration_id, vendor, vendor_account_id, status, created_at"
 
+# Upserts of the batch's changed integrations (any accounts), disabling ones first: that
+# keeps the one-ACTIVE index satisfied at every row.
 _UPSERT = """
 INSERT INTO integrations (account_id, integration_id, vendor, vendor_account_id, status,
                           created_at, updated_at)
-SELECT $1, u.integration_id, u.vendor, u.vendor_account_id, u.status, u.created_at, $7
-FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[])
-     AS u(integration_id, vendor, vendor_account_id, status, created_at)
+SELECT u.account_id, u.integration_id, u.vendor, u.vendor_account_id, u.status, u.created_at,
+       u.updated_at
+FROM unnest({}, {}, {}, {}, {}, {}, {}) WITH ORDINALITY
+     AS u(account_id, integration_id, vendor, vendor_account_id, status, created_at,
+          updated_at, ord)
+ORDER BY u.ord
 ON CONFLICT (account_id, integration_id) DO UPDATE SET
     status = EXCLUDED.status,
     updated_at = EXCLUDED.updated_at
 """
+_UPSERT_TYPES = (
+    "text[]",
+    "text[]",
+    "text[]",
+    "text[]",
+    "text[]",
+    "timestamptz[]",
+    "timestamptz[]",
+)
+# Export results name an ACTIVE integration: the write holds it (share-locked) and fails if it
+# is no longer ACTIVE, so that no export is written after a disconnect committed.
+_GUARD = """
+SELECT 1 FROM integrations
+WHERE (account_id, integration_id) IN (SELECT * FROM unnest({}, {})) AND status = 'ACTIVE'
+FOR SHARE"""
 
 
 def _integration(row: asyncpg.Record) -> Integration:
@@ -37,36 +59,38 @@ async def load_integrations(conn: Conn, account_id: str) -> Integrations:
     return integrations.fold((INTEGRATIONS.decode(e), e.recorded_at) for e in stream)
 
 
-async def project_integrations(
-    conn: Conn,
-    account_id: str,
-    before: Integrations,
-    events: Sequence[IntegrationEvent],
-    recorded: Sequence[RecordedEvent],
-) -> Integrations:
-    """Fold the appended events into the `integrations` table; returns the new state."""
-    state = before
-    for event, stored in zip(events, recorded, strict=True):
-        state = integrations.evolve(state, event, stored.recorded_at)
-    changed = [i for i in state.items if i not in before.items]
-    if changed:
-        await _save(conn, account_id, changed, recorded[-1].recorded_at)
-    return state
-
-
-async def _save(conn: Conn, account_id: str, changed: Sequence[Integration], at: object) -> None:
-    # Disabling first keeps the one-ACTIVE index satisfied at every row.
-    ordered = sorted(changed, key=lambda i: i.status == "ACTIVE")
-    await conn.execute(
-        _UPSERT,
-        account_id,
-        [i.integration_id for i in ordered],
-        [i.vendor for i in ordered],
-        [i.vendor_account_id for i in ordered],
-        [i.status for i in ordered],
-        [i.created_at for i in ordered],
-        at,
+def fold_stream(rows: Sequence[StreamRow]) -> Integrations:
+    """The account's integrations folded from the rows of its stream."""
+    ordered = sorted(rows, key=lambda row: row.version)
+    return integrations.fold(
+        (INTEGRATIONS.decode_data(r.type, r.schema_version, r.data), r.recorded_at) for r in ordered
     )
+
+
+def upsert_part(stmt: Statement, changed: Sequence[tuple[str, Integration]], at: datetime) -> None:
+    """Add the upsert of (account, changed integration) pairs, as `integrations_upserted`."""
+    ordered = sorted(changed, key=lambda pair: pair[1].status == "ACTIVE")
+    columns = (
+        [account for account, _ in ordered],
+        [i.integration_id for _, i in ordered],
+        [i.vendor for _, i in ordered],
+        [i.vendor_account_id for _, i in ordered],
+        [i.status for _, i in ordered],
+        [i.created_at for _, i in ordered],
+        [at for _ in ordered],
+    )
+    params = [stmt.param(c, cast) for c, cast in zip(columns, _UPSERT_TYPES, strict=True)]
+    stmt.with_("integrations_upserted", _UPSERT.format(*params))
+
+
+def guard_part(stmt: Statement, active: Sequence[tuple[str, str]]) -> str:
+    """Hold the (account, integration id) pairs share-locked for the write; the SQL condition
+    that they are all still ACTIVE."""
+    wanted = list(dict.fromkeys(active))
+    accounts = stmt.param([a for a, _ in wanted], "text[]")
+    ids = stmt.param([i for _, i in wanted], "text[]")
+    stmt.with_("integrations_guarded", _GUARD.format(accounts, ids))
+    return f"(SELECT count(*) FROM integrations_guarded) = {len(wanted)}"
 
 
 async def list_integrations(conn: Conn, account_id: str) -> list[Integration]:
@@ -76,23 +100,3 @@ async def list_integrations(conn: Conn, account_id: str) -> list[Integration]:
         account_id,
     )
     return [_integration(row) for row in rows]
-
-
-async def lock_active_integration(conn: Conn, account_id: str) -> Integration | None:
-    """The ACTIVE integration, share-locked until commit so it cannot be disconnected
-    while export results that name it are being written."""
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM integrations WHERE account_id = $1 AND status = 'ACTIVE'"
-        " FOR SHARE",
-        account_id,
-    )
-    return _integration(row) if row else None
-
-
-async def latest_integration(conn: Conn, account_id: str) -> Integration | None:
-    row = await conn.fetchrow(
-        f"SELECT {_COLUMNS} FROM integrations WHERE account_id = $1"
-        " ORDER BY created_at DESC, integration_id DESC LIMIT 1",
-        account_id,
-    )
-    return _integration(row) if row else None

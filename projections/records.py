@@ -3,11 +3,12 @@ events in the transaction that appends them, and the record as of any past momen
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from domain import records
 from domain.records import RecordChange, RecordState
+from eventstore.statement import Statement
 from eventstore.store import read_stream
 from eventstore.types import Conn, RecordedEvent
 from projections.codecs import RECORDS
@@ -16,15 +17,15 @@ _LOAD = """
 SELECT state FROM record_state WHERE account_id = $1 AND record_id = ANY($2::text[])
 """
 
-# One statement for the whole batch; created_tx is kept from the first write, last_tx names
-# this transaction (see projections.record_query).
+# Upserts of the batch's new states (any accounts); created_tx is kept from the first write,
+# last_tx names this transaction (see projections.record_query).
 _UPSERT = """
 INSERT INTO record_state (account_id, record_id, version, review_status, source_type, type,
                           updated_at, state)
-SELECT $1, u.record_id, u.version, u.review_status, u.source_type, u.type, u.updated_at, u.state
-FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-            $8::jsonb[])
-     AS u(record_id, version, review_status, source_type, type, updated_at, state)
+SELECT u.account_id, u.record_id, u.version, u.review_status, u.source_type, u.type,
+       u.updated_at, u.state
+FROM unnest({}, {}, {}, {}, {}, {}, {}, {})
+     AS u(account_id, record_id, version, review_status, source_type, type, updated_at, state)
 ON CONFLICT (account_id, record_id) DO UPDATE SET
     version = EXCLUDED.version,
     review_status = EXCLUDED.review_status,
@@ -34,6 +35,22 @@ ON CONFLICT (account_id, record_id) DO UPDATE SET
     state = EXCLUDED.state,
     last_tx = pg_current_xact_id()
 """
+_UPSERT_TYPES = (
+    "text[]",
+    "text[]",
+    "int[]",
+    "text[]",
+    "text[]",
+    "text[]",
+    "timestamptz[]",
+    "jsonb[]",
+)
+# The records a command decides against, as rows of a combined read (service.commands).
+_READ = """
+SELECT 'record' AS kind, account_id, record_id COLLATE "default" AS key, state AS doc,
+       NULL::timestamptz AS at
+FROM record_state
+WHERE (account_id, record_id) IN (SELECT * FROM unnest({}, {}))"""
 
 
 async def load_records(
@@ -48,42 +65,57 @@ async def load_record(conn: Conn, account_id: str, record_id: str) -> RecordStat
     return (await load_records(conn, account_id, [record_id])).get(record_id)
 
 
-async def project_records(
-    conn: Conn,
-    account_id: str,
-    changes: Sequence[RecordChange],
-    recorded: Sequence[RecordedEvent],
-) -> list[RecordState]:
-    """Fold every change's events, at the times the log recorded them (`recorded` holds the
-    appended events in the changes' order), into record_state in one statement. Returns the
-    new states."""
-    times = iter(recorded)
-    states = [_evolved(change, times) for change in changes if change.events]
-    if states:
-        await _save(conn, account_id, states)
-    return states
+def evolve_changes(changes: Sequence[RecordChange], at: datetime) -> list[RecordState]:
+    """The new state of every changed record, its events recorded at `at`."""
+    found = []
+    for change in changes:
+        state = change.before
+        for event in change.events:
+            state = records.evolve(state, event, at)
+        if change.events:
+            assert state is not None, "a change has at least one event"
+            found.append(state)
+    return found
 
 
-def _evolved(change: RecordChange, recorded: Iterator[RecordedEvent]) -> RecordState:
-    state = change.before
-    for event in change.events:
-        state = records.evolve(state, event, next(recorded).recorded_at)
-    assert state is not None, "a change has at least one event"
-    return state
+def read_part(stmt: Statement, pairs: Sequence[tuple[str, str]]) -> str:
+    """A read of the (account, record id) pairs' states: rows (kind 'record', account_id,
+    key = record id, doc = state)."""
+    accounts = stmt.param([a for a, _ in pairs], "text[]")
+    ids = stmt.param([r for _, r in pairs], "text[]")
+    return _READ.format(accounts, ids)
 
 
-async def _save(conn: Conn, account_id: str, states: Sequence[RecordState]) -> None:
-    await conn.execute(
-        _UPSERT,
-        account_id,
-        [s.id for s in states],
-        [s.version for s in states],
-        [s.review_status.value for s in states],
-        [s.content.source_type.value for s in states],
-        [s.content.type.value for s in states],
-        [s.updated_at for s in states],
-        [s.model_dump(mode="python") for s in states],
+def state_of(doc: dict[str, object]) -> RecordState:
+    return RecordState.model_validate(doc)
+
+
+def upsert_part(stmt: Statement, states: Sequence[tuple[str, RecordState]]) -> None:
+    """Add the upsert of (account, new state) pairs to `stmt`, as `record_state_upserted`."""
+    columns = (
+        [account for account, _ in states],
+        [s.id for _, s in states],
+        [s.version for _, s in states],
+        [s.review_status.value for _, s in states],
+        [s.content.source_type.value for _, s in states],
+        [s.content.type.value for _, s in states],
+        [s.updated_at for _, s in states],
+        [s.model_dump(mode="python") for _, s in states],
     )
+    params = [stmt.param(c, cast) for c, cast in zip(columns, _UPSERT_TYPES, strict=True)]
+    stmt.with_("record_state_upserted", _UPSERT.format(*params))
+
+
+async def project_records(
+    conn: Conn, account_id: str, changes: Sequence[RecordChange], at: datetime
+) -> list[RecordState]:
+    """Fold every change's events, at `at`, into record_state in one statement (outside a
+    command's write: the write statement holds this upsert itself)."""
+    states = evolve_changes(changes, at)
+    stmt = Statement()
+    upsert_part(stmt, [(account_id, s) for s in states])
+    await conn.execute(stmt.sql("SELECT 1"), *stmt.args)
+    return states
 
 
 def fold_records(stream: Sequence[RecordedEvent]) -> RecordState | None:

@@ -56,7 +56,7 @@ async def write_a_version_1_failure(dsn: str, record_id: str) -> None:
             )
             recorded = await append(conn, [StreamWrite(ACCOUNT, record_id, before.version, [old])])
             change = RecordChange(record_id, before, [RECORDS.decode(recorded[0])])
-            await project_records(conn, ACCOUNT, [change], recorded)
+            await project_records(conn, ACCOUNT, [change], recorded[0].recorded_at)
     finally:
         await conn.close()
 

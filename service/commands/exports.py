@@ -1,26 +1,34 @@
-"""export-results: one transaction for the whole batch (CONTRACT §4.1)."""
+"""export-results, decided for the whole batch (CONTRACT §4.1)."""
 
 from __future__ import annotations
 
 from domain.exports import ReportExportResults, decide_export
-from eventstore.types import Conn
-from projections.integrations import latest_integration, lock_active_integration
-from projections.records import load_records
+from projections.records import evolve_changes
 from service.commands.caller import Caller
-from service.commands.records import write_records
+from service.commands.decision import Decision
+from service.commands.loading import Loaded, Needs
 from service.metrics import EXPORT_RESULTS
 
 
-async def report_export_results(
-    conn: Conn, caller: Caller, command: ReportExportResults
-) -> list[str]:
-    """The updated record ids, in request order."""
+def needs(caller: Caller, command: ReportExportResults) -> Needs:
+    return Needs(caller.account_id, command.record_ids(), integrations=True)
+
+
+def report_export_results(caller: Caller, command: ReportExportResults, loaded: Loaded) -> Decision:
+    """The updated record ids, in request order. The write holds the ACTIVE integration:
+    if it was disconnected meanwhile, the command is decided again."""
     account = caller.account_id
-    active = await lock_active_integration(conn, account)
-    latest = None if active else await latest_integration(conn, account)
-    states = await load_records(conn, account, command.record_ids())
-    await write_records(conn, caller, decide_export(command, active, latest, states))
-    return command.record_ids()
+    known = loaded.integrations_of(account)
+    active = known.active()
+    states = {i: s for i in command.record_ids() if (s := loaded.record(account, i)) is not None}
+    changes = decide_export(command, active, known.latest(), states)
+    assert active is not None, "decide_export refuses without an ACTIVE integration"
+    return Decision(
+        result=command.record_ids(),
+        records=changes,
+        states=evolve_changes(changes, loaded.at),
+        guard=active.integration_id,
+    )
 
 
 def count_reported(command: ReportExportResults, _updated: list[str]) -> None:

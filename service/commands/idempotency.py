@@ -1,14 +1,17 @@
 """Idempotency-Key: the first command with a key runs; a repeat gets its stored outcome.
 
-The key row is inserted in the same transaction as the events it guards, so a concurrent
-duplicate waits on the row lock and then reads the committed outcome: the database, not
-timing, decides which request runs. What is kept is the outcome, not an answer: the result
-(as JSON) or the refusal (its type, message and details); the edge renders either.
+The key is read with everything else a command decides against, and claimed by the
+command's write statement, outcome and all: a concurrent duplicate's claim waits on the
+key's row, finds it taken, and its write fails as a lost race; it decides again, and now
+reads the committed outcome. The database, not timing, decides which request runs. What
+is kept is the outcome, not an answer: the result (as JSON) or the refusal (its type,
+message and details); the edge renders either.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,15 +19,19 @@ import simplejson
 from pydantic import BaseModel
 
 from domain.errors import DomainError
-from eventstore.types import Conn
+from eventstore.statement import Statement
 
+# The keys a batch names, as rows of a combined read (service.commands.loading).
+_READ = """
+SELECT 'key' AS kind, account_id, key, jsonb_build_object('hash', request_hash,
+                                                        'outcome', outcome) AS doc,
+       NULL::timestamptz AS at
+FROM idempotency_keys WHERE (account_id, key) IN (SELECT * FROM unnest({}, {}))"""
 _CLAIM = """
-INSERT INTO idempotency_keys (account_id, key, request_hash) VALUES ($1, $2, $3)
+INSERT INTO idempotency_keys (account_id, key, request_hash, outcome)
+SELECT * FROM unnest({}, {}, {}, {})
 ON CONFLICT (account_id, key) DO NOTHING
-RETURNING true
-"""
-_STORED = "SELECT request_hash, outcome FROM idempotency_keys WHERE account_id = $1 AND key = $2"
-_STORE = "UPDATE idempotency_keys SET outcome = $3 WHERE account_id = $1 AND key = $2"
+RETURNING 1"""
 
 # Fields the server fills in, not the client: a retry gets new ones, yet is the same request.
 SERVER_MADE = frozenset({"new_integration_id"})
@@ -59,6 +66,16 @@ class StoredAnswer:
 Stored = StoredResult | StoredRefusal | StoredAnswer
 
 
+@dataclass(frozen=True)
+class Claim:
+    """A key to claim in the write, with the outcome it keeps."""
+
+    account_id: str
+    key: str
+    fingerprint: str
+    outcome: dict[str, Any]
+
+
 def fingerprint(command: BaseModel) -> str:
     """The same command (whatever the key order or spacing of the JSON it came in) has the
     same fingerprint; any other command, or the same one on another record, has another."""
@@ -69,18 +86,37 @@ def fingerprint(command: BaseModel) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def claim(conn: Conn, account_id: str, key: str, request_hash: str) -> Stored | None:
-    """Own the key (None) or get the outcome stored for it; another command is refused."""
-    if await conn.fetchval(_CLAIM, account_id, key, request_hash):
-        return None
-    row = await conn.fetchrow(_STORED, account_id, key)
-    assert row is not None, "a key that is not ours was stored by a committed request"
-    stored = _stored(row["outcome"])
+def read_part(stmt: Statement, keys: Sequence[tuple[str, str]]) -> str:
+    accounts = stmt.param([a for a, _ in keys], "text[]")
+    names = stmt.param([k for _, k in keys], "text[]")
+    return _READ.format(accounts, names)
+
+
+def claim_part(stmt: Statement, claims: Sequence[Claim]) -> str:
+    """Add the claims to `stmt` (as `keys_claimed`); the SQL condition that all succeeded."""
+    columns = (
+        [c.account_id for c in claims],
+        [c.key for c in claims],
+        [c.fingerprint for c in claims],
+        [c.outcome for c in claims],
+    )
+    types = ("text[]", "text[]", "text[]", "jsonb[]")
+    stmt.with_(
+        "keys_claimed",
+        _CLAIM.format(*(stmt.param(c, t) for c, t in zip(columns, types, strict=True))),
+    )
+    return f"(SELECT count(*) FROM keys_claimed) = {len(claims)}"
+
+
+def stored(key: str, request_hash: str, outcome: dict[str, Any], wanted: str) -> Stored:
+    """The outcome kept under `key`, for a command of fingerprint `wanted`; another command
+    under the same key is refused."""
+    found = _stored(outcome)
     # An answer kept by an older version was fingerprinted from the raw body, which cannot be
     # recomputed now: a repeat of its key gets that answer, as a retry would have.
-    if row["request_hash"] != request_hash and not isinstance(stored, StoredAnswer):
+    if request_hash != wanted and not isinstance(found, StoredAnswer):
         raise KeyReused(key)
-    return stored
+    return found
 
 
 def _stored(outcome: dict[str, Any]) -> Stored:
@@ -93,13 +129,18 @@ def _stored(outcome: dict[str, Any]) -> Stored:
     return StoredAnswer(answer["status"], answer["body"])
 
 
-async def store_result(conn: Conn, account_id: str, key: str, value: Any) -> None:
-    await conn.execute(_STORE, account_id, key, {"result": value})
+def result_outcome(value: Any) -> dict[str, Any]:
+    return {"result": value}
 
 
-async def store_refusal(conn: Conn, account_id: str, key: str, error: DomainError) -> None:
-    refusal = {"type": type(error).__name__, "message": error.message, "details": error.details}
-    await conn.execute(_STORE, account_id, key, {"refusal": refusal})
+def refusal_outcome(error: DomainError) -> dict[str, Any]:
+    return {
+        "refusal": {
+            "type": type(error).__name__,
+            "message": error.message,
+            "details": error.details,
+        }
+    }
 
 
 def _restore(type_name: str, message: str, details: dict[str, Any] | None) -> DomainError:

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from domain.imports import ImportRecords, ImportReport, decide_import
-from eventstore.types import Conn
-from projections.records import load_records
+from domain.imports import ImportRecords, decide_import
+from projections.records import evolve_changes
 from service.commands.caller import Caller
-from service.commands.records import write_records
+from service.commands.decision import Decision
+from service.commands.loading import Loaded, Needs
 
 
-async def import_records(conn: Conn, caller: Caller, command: ImportRecords) -> ImportReport:
-    states = await load_records(conn, caller.account_id, command.record_ids())
+def needs(caller: Caller, command: ImportRecords) -> Needs:
+    return Needs(caller.account_id, command.record_ids())
+
+
+def import_records(caller: Caller, command: ImportRecords, loaded: Loaded) -> Decision:
+    account = caller.account_id
+    states = {i: s for i in command.record_ids() if (s := loaded.record(account, i)) is not None}
     changes, report = decide_import(command, states)
-    await write_records(conn, caller, changes)
-    return report
+    return Decision(result=report, records=changes, states=evolve_changes(changes, loaded.at))

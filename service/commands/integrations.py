@@ -3,29 +3,32 @@
 from __future__ import annotations
 
 from domain import integrations
-from domain.integrations import STREAM_ID, CreateIntegration, Integration, IntegrationCommand
-from eventstore.store import append
-from eventstore.types import Conn, StreamWrite
-from projections.codecs import INTEGRATIONS
-from projections.integrations import load_integrations, project_integrations
+from domain.integrations import CreateIntegration, IntegrationCommand
 from service.commands.caller import Caller
+from service.commands.decision import Decision
+from service.commands.loading import Loaded, Needs, folded
 
 
-async def run_integration_command(
-    conn: Conn, caller: Caller, command: IntegrationCommand
-) -> Integration:
+def needs(caller: Caller, command: IntegrationCommand) -> Needs:
+    return Needs(caller.account_id, integrations=True)
+
+
+def run_integration_command(
+    caller: Caller, command: IntegrationCommand, loaded: Loaded
+) -> Decision:
     """The integration the command created, found or changed."""
-    state = await load_integrations(conn, caller.account_id)
+    state = loaded.integrations_of(caller.account_id)
     events = integrations.decide(command, state)
-    if events:
-        encoded = [INTEGRATIONS.encode(event, caller.metadata()) for event in events]
-        write = StreamWrite(caller.account_id, STREAM_ID, state.version, encoded)
-        recorded = await append(conn, [write])
-        state = await project_integrations(conn, caller.account_id, state, events, recorded)
+    after = folded(state, events, loaded.at)
     target = (
-        state.active()
+        after.active()
         if isinstance(command, CreateIntegration)
-        else state.get(command.integration_id)
+        else after.get(command.integration_id)
     )
     assert target is not None, "decide refuses commands on integrations that do not exist"
-    return target
+    return Decision(
+        result=target,
+        integration_events=events,
+        integrations=after,
+        integrations_version=state.version,
+    )
