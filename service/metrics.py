@@ -22,3 +22,8 @@ CATCHUP_LAG_EVENTS = Gauge(
 CATCHUP_LAG_SECONDS = Gauge(
     "catchup_lag_seconds", "How long the oldest event not yet applied has waited", ["projector"]
 )
+GROUP_COMMIT_SIZE = Histogram(
+    "group_commit_batch_size",
+    "Commands written together by one write statement",
+    buckets=(1, 2, 4, 8, 16, 32, 64),
+)

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         description="Password of the read-only `analyst` role; unset: it cannot log in "
         "(embedded: generated into DATA_DIR/analyst-password)",
     )
+    group_commit: bool = Field(
+        default=True, description="Write concurrent small commands together (one statement)"
+    )
+    group_commit_max: int = Field(default=64, ge=1, description="Commands in one group write")
     catchup_in_service: bool = Field(
         default=True, description="Run the catch-up projectors inside the service process"
     )

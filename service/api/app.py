@@ -13,7 +13,7 @@ from projections.analytics.analyst import allow_analyst_login
 from service.api.auth import VERIFIER, TokenVerifier
 from service.api.guards import IN_FLIGHT, InFlight, limit_requests
 from service.api.jsonio import dumps
-from service.api.keys import LAG, POOL, SETTINGS
+from service.api.keys import COMMANDS, LAG, POOL, SETTINGS
 from service.api.middleware import error_envelope, refuse_nul_in_url, request_context
 from service.api.openapi import openapi_document
 from service.api.routing import Operation
@@ -28,6 +28,8 @@ from service.api.views import (
     platform,
     records,
 )
+from service.commands.group_commit import GroupCommit
+from service.commands.runner import OneByOne
 from service.database import close_pool, open_pool
 from service.settings import Settings
 from service.workers import LagWatch, catchup_projectors, run_catchup, signer_for
@@ -66,6 +68,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         statement_timeout=settings.db_statement_timeout,
         idle_in_transaction_timeout=settings.db_idle_in_transaction_timeout,
         connect_timeout=settings.db_connect_timeout,
+    )
+    retries = settings.export_conflict_retries
+    app[COMMANDS] = (
+        GroupCommit(app[POOL], retries=retries, max_batch=settings.group_commit_max)
+        if settings.group_commit
+        else OneByOne(app[POOL], retries)
     )
     if settings.analyst_password:
         async with app[POOL].acquire() as conn:

@@ -6,6 +6,7 @@ import asyncpg
 from aiohttp import web
 
 from service.api.auth import Principal
+from service.commands.runner import Commands
 from service.settings import Settings
 from service.workers import LagWatch
 
@@ -14,3 +15,4 @@ SETTINGS = web.AppKey("settings", Settings)
 PRINCIPAL = web.RequestKey("principal", Principal)
 REQUEST_ID = web.RequestKey("request_id", str)
 LAG = web.AppKey("catchup_lag", LagWatch)
+COMMANDS = web.AppKey("commands", Commands)

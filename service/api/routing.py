@@ -20,9 +20,9 @@ from pydantic import BaseModel, ValidationError
 from service.api.auth import Principal, authenticate
 from service.api.errors import Forbidden, InvalidInput, UnsupportedMediaType
 from service.api.jsonio import json_response, parse_json
-from service.api.keys import POOL, PRINCIPAL, REQUEST_ID, SETTINGS
+from service.api.keys import COMMANDS, PRINCIPAL, REQUEST_ID
 from service.commands.caller import Caller
-from service.commands.runner import Completed, run_command
+from service.commands.runner import Completed
 
 # Visible ASCII only: a key is stored, logged and compared byte for byte.
 IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")
@@ -63,9 +63,7 @@ class Call(Generic[P, Q, B]):
         return Caller(who.account_id, who.client_id, self.request[REQUEST_ID], key)
 
     async def run(self, command: BaseModel) -> Completed:
-        app = self.request.app
-        retries = app[SETTINGS].export_conflict_retries
-        return await run_command(app[POOL], self.caller(), command, retries=retries)
+        return await self.request.app[COMMANDS].run(self.caller(), command)
 
 
 View = Callable[[Call[Any, Any, Any]], Awaitable[Reply | web.StreamResponse]]

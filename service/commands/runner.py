@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -67,6 +67,21 @@ class TooMuchContention(Exception):
 
 Outcome = Completed | BaseException  # a result, or what to raise to its caller
 Command = tuple[Caller, BaseModel]
+
+
+class Commands(Protocol):
+    """How the edge runs commands: one by one, or grouped (service.commands.group_commit)."""
+
+    async def run(self, caller: Caller, command: BaseModel) -> Completed: ...
+
+
+@dataclass(frozen=True)
+class OneByOne:
+    pool: asyncpg.Pool
+    retries: int = 10
+
+    async def run(self, caller: Caller, command: BaseModel) -> Completed:
+        return await run_command(self.pool, caller, command, retries=self.retries)
 
 
 async def run_command(
