@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import orjson
 import simplejson
 
 from eventstore.types import Conn
+
+
+def _exact(value: Any) -> orjson.Fragment:
+    if isinstance(value, Decimal):
+        return orjson.Fragment(str(value))  # the decimal's own digits, never a float
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def dumps_bytes(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value, default=_exact)
+    except orjson.JSONEncodeError:  # an integer past 64 bits: the slower, unbounded encoder
+        return dumps(value).encode()
 
 
 def dumps(value: Any) -> str:
@@ -19,7 +34,7 @@ def loads(text: str | bytes) -> Any:
 
 
 def _jsonb_out(value: Any) -> bytes:
-    return b"\x01" + dumps(value).encode()
+    return b"\x01" + dumps_bytes(value)
 
 
 def _jsonb_in(data: bytes) -> Any:

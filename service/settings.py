@@ -55,6 +55,7 @@ class Settings(BaseSettings):
         default=True, description="Write concurrent small commands together (one statement)"
     )
     group_commit_max: int = Field(default=64, ge=1, description="Commands in one group write")
+    group_commit_parallel: int = Field(default=2, ge=1, description="Group writes under way")
     catchup_in_service: bool = Field(
         default=True, description="Run the catch-up projectors inside the service process"
     )

@@ -71,7 +71,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     )
     retries = settings.export_conflict_retries
     app[COMMANDS] = (
-        GroupCommit(app[POOL], retries=retries, max_batch=settings.group_commit_max)
+        GroupCommit(
+            app[POOL],
+            retries=retries,
+            max_batch=settings.group_commit_max,
+            parallel=settings.group_commit_parallel,
+        )
         if settings.group_commit
         else OneByOne(app[POOL], retries)
     )

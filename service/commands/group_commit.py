@@ -1,12 +1,15 @@
 """Group commit: concurrent commands are decided one by one but written together.
 
-While one batch is being read, decided and written (two round trips), the commands that
+While a batch is being read, decided and written (two round trips), the commands that
 arrive wait; then they go as the next batch. At low load a batch is one command and nothing
 waits; under load a batch holds what arrived during one write, so the database sees one
-read and one write statement for many commands instead of two for each. Each command keeps
-its own outcome: one that is refused, or loses a race inside the batch, does not fail its
-neighbours, and each keeps its Idempotency-Key and its all-or-nothing. A command naming
-many records goes alone, so that small ones never wait behind it.
+read and one write statement for many commands instead of two for each. A few batches may
+be under way at once (`parallel`), so that one's round trips overlap another's deciding;
+two that touch the same record are ordered by the database, and the later one decides
+again. Each command keeps its own outcome: one that is refused, or loses a race inside the
+batch, does not fail its neighbours, and each keeps its Idempotency-Key and its
+all-or-nothing. A command naming many records goes alone, so that small ones never wait
+behind it.
 
 A caller that goes away (its request timed out) takes its command with it while it waits,
 and the whole batch when it was the batch's only caller; in a batch with others its
@@ -50,22 +53,31 @@ def _size(command: BaseModel) -> int:
 
 class GroupCommit:
     def __init__(
-        self, pool: asyncpg.Pool, *, retries: int = 10, max_batch: int = 64, alone_from: int = 50
+        self,
+        pool: asyncpg.Pool,
+        *,
+        retries: int = 10,
+        max_batch: int = 64,
+        parallel: int = 2,
+        alone_from: int = 50,
     ) -> None:
         self._pool = pool
         self._retries = retries
         self._max_batch = max_batch
+        self._parallel = parallel
         self._alone_from = alone_from  # records: a command this big is not batched
         self._waiting: deque[_Waiting] = deque()
-        self._flushing: asyncio.Task[None] | None = None
+        self._flushing: set[asyncio.Task[None]] = set()
 
     async def run(self, caller: Caller, command: BaseModel) -> Completed:
         if _size(command) >= self._alone_from:
             return await run_command(self._pool, caller, command, retries=self._retries)
         done: asyncio.Future[Completed] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(caller, command, done))
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush())
+        if len(self._flushing) < self._parallel:
+            flusher = asyncio.create_task(self._flush())
+            self._flushing.add(flusher)
+            flusher.add_done_callback(self._flushing.discard)
         return await done
 
     async def _flush(self) -> None:

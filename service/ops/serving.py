@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager, suppress
 
 import structlog
+import uvloop
 from aiohttp import web
 
 from service.api.app import create_app
@@ -38,7 +39,8 @@ def owned_database(settings: Settings) -> Iterator[tuple[Settings, EmbeddedPostg
 
 def run_service(settings: Settings, cluster: EmbeddedPostgres | None) -> int:
     """Serve until a signal (exit status 0) or the loss of the embedded database (3)."""
-    return asyncio.run(_serve(settings, cluster))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        return runner.run(_serve(settings, cluster))
 
 
 async def _serve(settings: Settings, cluster: EmbeddedPostgres | None) -> int:
