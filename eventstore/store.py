@@ -17,6 +17,7 @@ from eventstore.types import (
     START,
     Conn,
     FeedCursor,
+    FeedEntry,
     FeedPage,
     JsonObject,
     NewEvent,
@@ -90,6 +91,15 @@ WHERE (tx, position) > ($1::text::xid8, $2::bigint)
   AND ($3::text IS NULL OR account_id = $3)
 ORDER BY tx, position
 LIMIT $4
+"""
+
+_READ_FEED = """
+SELECT position, tx::text::bigint AS tx, account_id, stream_id, version, type, recorded_at, hash
+FROM events
+WHERE (tx, position) > ($1::text::xid8, $2::bigint)
+  AND tx < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY tx, position
+LIMIT $3
 """
 
 _READ_STREAM = f"""
@@ -239,6 +249,16 @@ async def read_stream(
     """Every event of one stream after `after_version`, oldest first."""
     rows = await conn.fetch(_READ_STREAM, account_id, stream_id, after_version)
     return [_recorded(row) for row in rows]
+
+
+async def read_feed(
+    conn: Conn, after: FeedCursor = START, limit: int = 1000
+) -> tuple[list[FeedEntry], FeedCursor]:
+    """As read_all, every account, without the events' bodies: the next entries and the
+    cursor after them."""
+    rows = await conn.fetch(_READ_FEED, str(after.tx), after.position, limit)
+    entries = [FeedEntry(**dict(row.items())) for row in rows]
+    return entries, entries[-1].cursor if entries else after
 
 
 async def read_all(

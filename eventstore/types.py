@@ -87,6 +87,25 @@ START = FeedCursor(0, 0)
 
 
 @dataclass(frozen=True)
+class FeedEntry:
+    """An event's place and identity in the log, without its body: what catch-up
+    projectors follow (each reads the bodies it needs, if any)."""
+
+    position: int
+    tx: int
+    account_id: str
+    stream_id: str
+    version: int
+    type: str
+    recorded_at: datetime
+    hash: bytes
+
+    @property
+    def cursor(self) -> FeedCursor:
+        return FeedCursor(self.tx, self.position)
+
+
+@dataclass(frozen=True)
 class FeedPage:
     events: list[RecordedEvent]
     cursor: FeedCursor

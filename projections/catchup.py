@@ -19,8 +19,8 @@ from typing import Protocol
 import asyncpg
 import structlog
 
-from eventstore.store import read_all
-from eventstore.types import Conn, FeedCursor, RecordedEvent
+from eventstore.store import read_feed
+from eventstore.types import Conn, FeedCursor, FeedEntry
 
 log = structlog.get_logger("projections.catchup")
 
@@ -48,7 +48,7 @@ class Projector(Protocol):
 
     name: str
 
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None: ...
+    async def apply(self, conn: Conn, events: Sequence[FeedEntry]) -> None: ...
 
     async def tick(self, conn: Conn) -> None:
         """Called every round, events or not (for work that is due by time)."""
@@ -77,14 +77,12 @@ async def run_round(pool: asyncpg.Pool, projector: Projector, batch: int = 1000)
             row = await conn.fetchrow(_LOCK, projector.name)
             if row is None:
                 return None
-            page = await read_all(conn, FeedCursor(row["tx"], row["position"]), limit=batch)
-            if page.events:
-                await projector.apply(conn, page.events)
-                await conn.execute(
-                    _MOVE, projector.name, page.cursor.tx, page.cursor.position, len(page.events)
-                )
+            entries, after = await read_feed(conn, FeedCursor(row["tx"], row["position"]), batch)
+            if entries:
+                await projector.apply(conn, entries)
+                await conn.execute(_MOVE, projector.name, after.tx, after.position, len(entries))
             await projector.tick(conn)
-            return len(page.events)
+            return len(entries)
 
 
 async def catch_up(pool: asyncpg.Pool, projector: Projector, batch: int = 1000) -> int:

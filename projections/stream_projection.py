@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from eventstore.streams import Stream, read_streams
-from eventstore.types import Conn, RecordedEvent
+from eventstore.types import Conn, FeedEntry
 from projections.tables import Table
 
 T = TypeVar("T")
@@ -64,7 +64,7 @@ async def live_schema(conn: Conn, projection: StreamProjection) -> str:
     return projection.schema or str(await conn.fetchval("SELECT current_schema()"))
 
 
-def touched(projection: StreamProjection, events: Sequence[RecordedEvent]) -> set[tuple[str, str]]:
+def touched(projection: StreamProjection, events: Sequence[FeedEntry]) -> set[tuple[str, str]]:
     return {(e.account_id, e.stream_id) for e in events if e.type in projection.event_types}
 
 
@@ -76,7 +76,7 @@ class StreamProjector:
     schema: str
     name: str
 
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+    async def apply(self, conn: Conn, events: Sequence[FeedEntry]) -> None:
         streams = await read_streams(conn, touched(self.projection, events))
         if streams:
             await self.projection.project(conn, self.schema, streams, fresh=False)

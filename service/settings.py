@@ -56,8 +56,12 @@ class Settings(BaseSettings):
     )
     group_commit_max: int = Field(default=64, ge=1, description="Commands in one group write")
     group_commit_parallel: int = Field(default=2, ge=1, description="Group writes under way")
+    catchup_process: bool = Field(
+        default=True,
+        description="Run them in a child process (another core) rather than the request loop",
+    )
     catchup_in_service: bool = Field(
-        default=True, description="Run the catch-up projectors inside the service process"
+        default=True, description="The service runs the catch-up projectors (sealer, analytics)"
     )
 
     # Limits and timeouts (README: Limits and timeouts).

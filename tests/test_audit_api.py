@@ -10,6 +10,7 @@ import itertools
 from typing import Any
 
 import asyncpg
+import pytest
 from aiohttp import web
 
 from eventstore.store import append
@@ -294,10 +295,16 @@ async def test_proofs_beyond_the_sealed_log_are_refused(
             assert (await resp.json())["details"]["field"] == field
 
 
+@pytest.mark.parametrize("in_child", [True, False], ids=["child process", "event loop"])
 async def test_the_service_seals_in_the_background(
-    aiohttp_client: Any, shared_dsn: str, account: str
+    aiohttp_client: Any, shared_dsn: str, account: str, in_child: bool
 ) -> None:
-    settings = settings_for(shared_dsn, catchup_in_service=True, audit_checkpoint_seconds=0.1)
+    settings = settings_for(
+        shared_dsn,
+        catchup_in_service=True,
+        catchup_process=in_child,
+        audit_checkpoint_seconds=0.1,
+    )
     client: Client = await aiohttp_client(create_app(settings))
     auth = {"Authorization": f"Bearer {make_token(account)}"}
     await some_history(client, auth)

@@ -11,7 +11,7 @@ import pytest
 
 from eventstore.pool import create_pool
 from eventstore.store import append
-from eventstore.types import Conn, NewEvent, RecordedEvent, StreamWrite
+from eventstore.types import Conn, FeedEntry, NewEvent, StreamWrite
 from projections.catchup import catch_up, lag, run_round
 
 
@@ -23,7 +23,7 @@ class Tally:
         self.fail_after_write = fail_after_write
         self.ticks = 0
 
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+    async def apply(self, conn: Conn, events: Sequence[FeedEntry]) -> None:
         await conn.executemany(
             "INSERT INTO tally (position) VALUES ($1)", [(e.position,) for e in events]
         )

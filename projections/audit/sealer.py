@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import groupby
 
-from eventstore.types import Conn, RecordedEvent
+from eventstore.types import Conn, FeedEntry
 from projections.audit import tree
 from projections.audit.merkle import append_leaves, leaf_hash
 from projections.audit.signer import Signer
@@ -58,13 +58,13 @@ class Sealer:
         self.checkpoint_events = checkpoint_events
         self.checkpoint_seconds = checkpoint_seconds
 
-    async def apply(self, conn: Conn, events: Sequence[RecordedEvent]) -> None:
+    async def apply(self, conn: Conn, events: Sequence[FeedEntry]) -> None:
         # Feed order within each account is leaf order; accounts do not interleave trees.
         ordered = sorted(events, key=lambda e: e.account_id)  # stable: keeps feed order
         for account_id, batch in groupby(ordered, key=lambda e: e.account_id):
             await self._grow(conn, account_id, list(batch))
 
-    async def _grow(self, conn: Conn, account_id: str, events: list[RecordedEvent]) -> None:
+    async def _grow(self, conn: Conn, account_id: str, events: list[FeedEntry]) -> None:
         size = await tree.tree_size(conn, account_id)
         grown = append_leaves(
             size, await tree.border(conn, account_id, size), [leaf_hash(e.hash) for e in events]

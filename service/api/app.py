@@ -31,6 +31,7 @@ from service.api.views import (
 from service.commands.group_commit import GroupCommit
 from service.commands.runner import OneByOne
 from service.database import close_pool, open_pool
+from service.projector_process import run_in_child
 from service.settings import Settings
 from service.workers import LagWatch, catchup_projectors, run_catchup, signer_for
 
@@ -89,12 +90,17 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _catchup(app: web.Application) -> AsyncIterator[None]:
-    """The catch-up projectors, in the background (unless run apart, by the CLI)."""
+    """The catch-up projectors, in the background: in a child process (on another core than
+    the requests'), in this process's event loop, or not at all (run apart, by the CLI)."""
     settings = app[SETTINGS]
     known = catchup_projectors(settings)
-    projectors = known if settings.catchup_in_service else []
     app[LAG] = LagWatch(app[POOL], names=[p.name for p in known])
-    async for _ in run_catchup(app[POOL], projectors, app[LAG]):
+    if settings.catchup_in_service and settings.catchup_process:
+        running = run_in_child(settings, [p.name for p in known], app[LAG])
+    else:
+        projectors = known if settings.catchup_in_service else []
+        running = run_catchup(app[POOL], projectors, app[LAG])
+    async for _ in running:
         yield
 
 

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Protocol, TypeVar
 
 import asyncpg
+import structlog
 import typer
 from rich.console import Console
 from rich.progress import (
@@ -29,6 +30,7 @@ from projections.rebuild import PROJECTIONS
 from projections.rebuild.rebuild import RebuildReport, rebuild
 from projections.stream_projection import StreamProjection
 from service.database import open_pool
+from service.logging import configure_logging
 from service.ops.cli import database, err, load_settings
 from service.workers import LagWatch, catchup_projectors
 
@@ -152,13 +154,24 @@ def project_command(
     name: Annotated[str | None, typer.Argument(help="one projector; all if left out")] = None,
     follow: Annotated[bool, typer.Option("--follow", help="keep following the log")] = False,
     batch: Annotated[int, typer.Option(min=1, max=10_000, help="events per round")] = 1000,
+    quiet: Annotated[bool, typer.Option("--quiet", help="log lines only, no progress")] = False,
 ) -> None:
     """Run the catch-up projectors (the service runs them too, unless CATCHUP_IN_SERVICE=false)."""
     settings = load_settings()
+    configure_logging(settings.log_format, settings.log_level)
     projectors = pick(catchup_projectors(settings), name)
+    console = Console(quiet=True) if quiet else err
     with database(settings) as ready:
         assert ready.database_url
-        asyncio.run(project(ready.database_url, projectors, follow, batch, err))
+        try:
+            asyncio.run(project(ready.database_url, projectors, follow, batch, console))
+        except Exception:
+            if not quiet:
+                raise
+            # Run by the service: one log line like its own, and an exit status for its
+            # supervisor, which starts the projectors again.
+            structlog.get_logger("service.projectors").exception("catch-up projectors failed")
+            raise typer.Exit(1) from None
 
 
 def rebuild_command(
