@@ -23,6 +23,9 @@ MAX_EXPONENT = 400  # beyond any binary double: schema-valid input always fits
 NUL = "contains the NUL character"
 SURROGATE = "contains a lone surrogate (not Unicode text)"
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# What JSON text must hold for a parsed string to hold NUL or a lone surrogate: the
+# character itself, or its escape (\u0000, \ud800-\udfff, in either case).
+_RISKY_TEXT = re.compile(r"[\x00\ud800-\udfff]|\\u(?:0000|[dD][89a-fA-F])")
 
 
 def _sized(text: str) -> str:
@@ -47,16 +50,15 @@ def _decimal(text: str) -> Decimal:
 def parse_json(raw: bytes) -> Any:
     """A request body or import line; numbers with a fraction or exponent become Decimal."""
     try:
-        data = simplejson.loads(
-            raw.decode("utf-8"), parse_float=_decimal, parse_int=_integer, allow_nan=False
-        )
+        text = raw.decode("utf-8")
+        data = simplejson.loads(text, parse_float=_decimal, parse_int=_integer, allow_nan=False)
     except RecursionError:
         data = _too_deep()
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
         raise InvalidInput(
             "The request body is not valid JSON.", {"field": "body", "reason": str(exc)}
         ) from None
-    _check_bounds(data)
+    _check_bounds(data, strings=_RISKY_TEXT.search(text) is not None)
     return data
 
 
@@ -80,12 +82,13 @@ def printable(text: str) -> str:
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _check_bounds(data: Any) -> None:
-    """Depth and text of a parsed value, walked without recursion (it may be deep)."""
+def _check_bounds(data: Any, strings: bool = True) -> None:
+    """Depth and text of a parsed value, walked without recursion (it may be deep); its
+    strings only when the text could hold what PostgreSQL cannot store (`strings`)."""
     stack: list[tuple[Any, str, int]] = [(data, "body", 1)]
     while stack:
         value, path, depth = stack.pop()
-        if isinstance(value, str):
+        if isinstance(value, str) and strings:
             reason = unstorable(value)
             if reason:
                 _refuse_text(path, reason)
@@ -95,8 +98,10 @@ def _check_bounds(data: Any) -> None:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             children = []
             for key, item in items:
+                if not strings and not isinstance(item, dict | list):
+                    continue  # a scalar: nothing to check
                 where = str(key) if path == "body" else f"{path}.{key}"
-                reason = unstorable(key) if isinstance(key, str) else None
+                reason = unstorable(key) if strings and isinstance(key, str) else None
                 if reason:
                     _refuse_text(where, reason)
                 children.append((item, where, depth + 1))

@@ -3,6 +3,7 @@ the API: each batch is one ImportRecords command, decided line by line."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
@@ -49,28 +50,51 @@ def _batches(lines: Iterable[tuple[int, str]], size: int) -> Iterator[list[tuple
         yield batch
 
 
+def _parsed(batch: list[tuple[int, str]]) -> tuple[list[ImportLine], ImportReport]:
+    parsed: list[ImportLine] = []
+    unparsed: list[Rejected] = []
+    for number, text in batch:
+        try:
+            parsed.append(ImportLine(line=number, command=parse_line(text)))
+        except ValueError as exc:
+            unparsed.append(Rejected(line=number, reason=str(exc)))
+    return parsed, ImportReport(rejected=tuple(unparsed))
+
+
 async def import_lines(
     pool: asyncpg.Pool,
     caller: Caller,
     lines: Iterable[tuple[int, str]],
     *,
-    batch_size: int = 500,
+    batch_size: int = 1000,
     progress: Callable[[int], None] = lambda n: None,
 ) -> ImportReport:
-    """Import numbered lines in batches (one transaction each); lines that do not parse or
-    that the domain refuses are reported with their reason, and never stop the others."""
+    """Import numbered lines in batches (one command, one write statement each); lines that
+    do not parse or that the domain refuses are reported with their reason, and never stop
+    the others. While one batch is written, the next is parsed: the database and this
+    process work side by side, and each batch still reads what the one before wrote."""
     report = ImportReport()
+    writing: asyncio.Task[ImportReport] | None = None
     for batch in _batches(lines, batch_size):
-        parsed: list[ImportLine] = []
-        unparsed: list[Rejected] = []
-        for number, text in batch:
-            try:
-                parsed.append(ImportLine(line=number, command=parse_line(text)))
-            except ValueError as exc:
-                unparsed.append(Rejected(line=number, reason=str(exc)))
-        report += ImportReport(rejected=tuple(unparsed))
-        if parsed:
-            done = await run_command(pool, caller, ImportRecords(lines=tuple(parsed)))
-            report += done.result
-        progress(len(batch))
+        parsed, refused = _parsed(batch)
+        report += refused
+        if writing is not None:
+            report += await writing
+        writing = asyncio.create_task(_write(pool, caller, parsed, len(batch), progress))
+    if writing is not None:
+        report += await writing
+    return report
+
+
+async def _write(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    parsed: list[ImportLine],
+    size: int,
+    progress: Callable[[int], None],
+) -> ImportReport:
+    report = ImportReport()
+    if parsed:
+        report = (await run_command(pool, caller, ImportRecords(lines=tuple(parsed)))).result
+    progress(size)
     return report

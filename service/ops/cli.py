@@ -165,7 +165,7 @@ def migrate_command() -> None:
 def import_command(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines file")],
     account: Annotated[str, typer.Option(help="account the records belong to")],
-    batch_size: Annotated[int, typer.Option(min=1, max=5000)] = 500,
+    batch_size: Annotated[int, typer.Option(min=1, max=5000)] = 1000,
 ) -> None:
     """Load records (one JSON object with `id` per line) through the domain deciders."""
     with database(load_settings()) as ready:
