@@ -22,6 +22,7 @@ from typing import Any
 from domain import records
 from domain.records import RecordState
 from eventstore.types import Conn
+from projections import record_counts
 from projections.codecs import RECORDS
 
 
@@ -168,6 +169,12 @@ async def written_since(conn: Conn, account_id: str, snapshot: str) -> dict[str,
     return folded
 
 
+def _time_bounded(f: RecordFilter) -> bool:
+    return any(
+        t is not None for t in (f.updated_after, f.updated_from, f.updated_before, f.updated_until)
+    )
+
+
 async def query_records(
     conn: Conn,
     account_id: str,
@@ -203,7 +210,12 @@ async def _page(
         [s.content.source_type.value for s in then.values()],
     ]
     where = _where(args, filters)
-    if position is None:
+    if position is None and not (filters.ids or _time_bounded(filters)):
+        # Filtered by status and source alone: the counts projection knows the total.
+        total = await record_counts.total(
+            conn, account_id, filters.review_status, filters.source_type
+        )
+    elif position is None:
         total = int(await conn.fetchval(f"SELECT {_count_sql(where.sql)}", *args))
     else:
         total = position.total_count

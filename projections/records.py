@@ -11,6 +11,7 @@ from domain.records import RecordChange, RecordState
 from eventstore.statement import Statement
 from eventstore.store import read_stream
 from eventstore.types import Conn, RecordedEvent
+from projections import record_counts
 from projections.codecs import RECORDS
 
 _LOAD = """
@@ -114,6 +115,8 @@ async def project_records(
     states = evolve_changes(changes, at)
     stmt = Statement()
     upsert_part(stmt, [(account_id, s) for s in states])
+    moves = [(account_id, c.before, s) for c, s in zip(changes, states, strict=True)]
+    record_counts.changes_part(stmt, record_counts.changes(moves))
     await conn.execute(stmt.sql("SELECT 1"), *stmt.args)
     return states
 

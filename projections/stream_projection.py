@@ -48,6 +48,10 @@ class StreamProjection(Protocol):
         tables in `schema`; None when the tables do not keep a stream's version."""
         ...
 
+    async def swapped(self, conn: Conn) -> None:
+        """Right after a rebuild swapped the tables in, in the swap's transaction."""
+        ...
+
 
 async def fold_each(streams: Sequence[Stream], fold: Callable[[Stream], T]) -> list[T]:
     """`fold` of every stream, giving the event loop a turn every few streams: a projector

@@ -15,6 +15,7 @@ from projections.audit.notes import private_key_from_pem
 from projections.audit.sealer import Sealer
 from projections.audit.signer import Signer
 from projections.catchup import Lag, Projector, follow, lag
+from projections.record_counts import CountFolder
 from service.metrics import CATCHUP_LAG_EVENTS, CATCHUP_LAG_SECONDS
 from service.settings import Settings
 
@@ -31,7 +32,7 @@ def signer_for(settings: Settings) -> Signer | None:
 
 def catchup_projectors(settings: Settings) -> list[Projector]:
     """Every catch-up projector, in the order they should be run."""
-    found: list[Projector] = [analytics_projector()]
+    found: list[Projector] = [analytics_projector(), CountFolder()]
     signer = signer_for(settings)
     if signer is None:
         log.warning("checkpoints are not signed: set AUDIT_SIGNING_KEY_FILE to seal the logs")

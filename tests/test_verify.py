@@ -121,6 +121,10 @@ EDITS: dict[str, tuple[str, str]] = {
         f" WHERE account_id = '{ACCOUNT}' AND outcome = 'FAILED'",
         "export_attempts",
     ),
+    "a record count": (
+        f"INSERT INTO record_count_changes VALUES ('{ACCOUNT}', 'EXPORTED', 'CARD', 5)",
+        "record_counts EXPORTED/CARD",
+    ),
     "an edited projection row": (
         f"UPDATE record_state SET state = jsonb_set(state, '{{review_status}}', '\"REVIEW\"'),"
         f" review_status = 'REVIEW' WHERE account_id = '{ACCOUNT}'"
@@ -163,6 +167,10 @@ def _truncate_the_tail() -> list[str]:
         f"DELETE FROM audit_checkpoints WHERE account_id = '{ACCOUNT}'"
         " AND tree_size > (SELECT size FROM cut)",
         f"UPDATE audit_trees SET size = (SELECT size FROM cut) WHERE account_id = '{ACCOUNT}'",
+        "DELETE FROM record_count_changes",
+        "DELETE FROM record_counts",
+        "INSERT INTO record_counts SELECT account_id, review_status, source_type, count(*)"
+        " FROM record_state GROUP BY 1, 2, 3",
     ]
 
 

@@ -49,6 +49,9 @@ class AnalyticsProjection:
     def versions_query(self, schema: str) -> str:
         return f"SELECT account_id, record_id AS stream_id, version FROM {RECORDS.at(schema)}"
 
+    async def swapped(self, conn: Conn) -> None:
+        return None
+
     async def project(
         self, conn: Conn, schema: str, streams: Sequence[Stream], *, fresh: bool
     ) -> None:

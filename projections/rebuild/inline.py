@@ -13,6 +13,7 @@ from domain.integrations import INTEGRATION_EVENTS, Integrations
 from domain.records import RECORD_EVENTS
 from eventstore.streams import Stream
 from eventstore.types import Conn
+from projections import record_counts
 from projections.codecs import INTEGRATIONS
 from projections.records import fold_records
 from projections.stream_projection import fold_each
@@ -100,6 +101,9 @@ class RecordStateProjection:
     def versions_query(self, schema: str) -> str:
         return f"SELECT account_id, record_id AS stream_id, version FROM {RECORD_STATE.at(schema)}"
 
+    async def swapped(self, conn: Conn) -> None:
+        await record_counts.recount(conn)  # the counts of the records now in place
+
     async def project(
         self, conn: Conn, schema: str, streams: Sequence[Stream], *, fresh: bool
     ) -> None:
@@ -119,6 +123,9 @@ class IntegrationsProjection:
     kept_by_projector = False
 
     def versions_query(self, schema: str) -> None:
+        return None
+
+    async def swapped(self, conn: Conn) -> None:
         return None
 
     async def project(

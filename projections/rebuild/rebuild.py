@@ -126,3 +126,4 @@ async def _swap(conn: Conn, follower: StreamProjector, live: str) -> None:
     streams = await read_streams(conn, [(r["account_id"], r["stream_id"]) for r in moved])
     await projection.project(conn, shadow, streams, fresh=False)
     await swap_tables(conn, projection, live, shadow)
+    await projection.swapped(conn)

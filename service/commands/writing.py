@@ -19,7 +19,7 @@ from eventstore.errors import ConcurrencyConflict
 from eventstore.statement import Statement
 from eventstore.store import append_part, conflicts_raised
 from eventstore.types import Conn, NewEvent, StreamWrite
-from projections import integrations, records
+from projections import integrations, record_counts, records
 from projections.codecs import INTEGRATIONS, RECORDS
 from service.commands.caller import Caller
 from service.commands.decision import Decision
@@ -74,13 +74,18 @@ async def write(
     if writes:
         append_part(stmt, writes, at)
     states: dict[tuple[str, str], RecordState] = {}
+    before: dict[tuple[str, str], RecordState | None] = {}
     after: dict[str, Integrations] = {}
     for caller, decision in planned:
+        for change in decision.records:
+            before.setdefault((caller.account_id, change.record_id), change.before)
         states |= {(caller.account_id, s.id): s for s in decision.states}
         if decision.integrations is not None:
             after[caller.account_id] = decision.integrations
     if states:
         records.upsert_part(stmt, [(account, s) for (account, _), s in states.items()])
+        moves = [(key[0], before.get(key), state) for key, state in states.items()]
+        record_counts.changes_part(stmt, record_counts.changes(moves))
     changed = [
         (account, item)
         for account, state in after.items()

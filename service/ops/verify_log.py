@@ -16,6 +16,7 @@ from domain.records import RecordState
 from eventstore.canonical import GENESIS, canonical_event, chain_hash
 from eventstore.codec import UnknownEventType
 from eventstore.types import Conn
+from projections import record_counts
 from projections.codecs import INTEGRATIONS, RECORDS
 from projections.integrations import list_integrations
 from projections.records import load_records
@@ -160,3 +161,5 @@ async def verify_log(
         await _compare_records(conn, owner, batch, report)
     for row in await conn.fetch(_ORPHANS, account):
         report(Mismatch(row["account_id"], f"record_state {row['record_id']}", "has no events"))
+    for owner, where, what in await record_counts.differences(conn, account):
+        report(Mismatch(owner, where, what))
