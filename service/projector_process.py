@@ -18,6 +18,7 @@ from service.settings import Settings
 from service.workers import LagWatch
 
 log = structlog.get_logger("service.projectors")
+PARENT_PID = "SERVICE_PARENT_PID"  # tells the child whose exit must end it
 RESTART_PAUSE = 1.0  # seconds before a child that ended is started again
 STOP_TIMEOUT = 10.0
 
@@ -26,7 +27,8 @@ def _child_env(settings: Settings) -> dict[str, str]:
     """The service's own settings (its database included), as the child reads them."""
     assert settings.database_url, "the child follows the service's database"
     given = settings.model_dump(exclude_none=True)
-    return dict(os.environ) | {name.upper(): str(value) for name, value in given.items()}
+    env = dict(os.environ) | {name.upper(): str(value) for name, value in given.items()}
+    return env | {PARENT_PID: str(os.getpid())}
 
 
 async def _supervise(settings: Settings, stop: asyncio.Event) -> None:

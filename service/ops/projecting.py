@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Annotated, Protocol, TypeVar
@@ -32,6 +33,7 @@ from projections.stream_projection import StreamProjection
 from service.database import open_pool
 from service.logging import configure_logging
 from service.ops.cli import database, err, load_settings
+from service.projector_process import PARENT_PID
 from service.workers import LagWatch, catchup_projectors
 
 _PROJECTED = "SELECT events FROM projector_checkpoints WHERE projector = $1"
@@ -106,6 +108,8 @@ async def _follow(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    parent = os.environ.get(PARENT_PID)
+    watching = asyncio.create_task(_while_parent_lives(int(parent), stop)) if parent else None
     try:
         await asyncio.gather(
             *(follow(pool, p, stop, batch=batch, on_round=show) for p in projectors)
@@ -114,6 +118,20 @@ async def _follow(
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)
+        if watching is not None:
+            watching.cancel()
+
+
+async def _while_parent_lives(parent: int, stop: asyncio.Event) -> None:
+    """Run by a service (PARENT_PID): stop when it is gone, even killed outright, rather
+    than follow the log as an orphan."""
+    while not stop.is_set():
+        if os.getppid() != parent:
+            structlog.get_logger("service.projectors").warning("the service is gone: stopping")
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.5)
 
 
 async def rebuild_all(
