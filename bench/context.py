@@ -42,7 +42,7 @@ QUICK = Sizes(
     warmup_seconds=1,
     raw_warmup_seconds=0,
     small_account=10_000,
-    big_account=100_000,
+    big_account=60_000,
 )
 
 
