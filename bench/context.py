@@ -25,6 +25,11 @@ class Sizes:
     raw_warmup_seconds: int
     small_account: int
     big_account: int
+    feed_seconds: float  # reading GET /v3/accounting/events page after page
+    rebuilds: tuple[str, ...]  # projections rebuilt from the whole log
+    # Records/s seeded for a run, by records per request: seeding (through `import`) takes
+    # most of a run's time, so the quick run seeds closer to what the service does.
+    service_caps: dict[int, int]
     page_samples: int = 20
 
 
@@ -35,6 +40,9 @@ FULL = Sizes(
     raw_warmup_seconds=2,
     small_account=10_000,
     big_account=1_000_000,
+    feed_seconds=10,
+    rebuilds=("record_state", "analytics"),
+    service_caps={1: 4_000, 100: 8_000, 1000: 8_000},
 )
 QUICK = Sizes(
     "quick",
@@ -43,6 +51,9 @@ QUICK = Sizes(
     raw_warmup_seconds=0,
     small_account=10_000,
     big_account=60_000,
+    feed_seconds=2,
+    rebuilds=(),  # 20 s each on the quick run's log: the full run has them
+    service_caps={1: 2_500, 100: 5_000, 1000: 5_000},
 )
 
 

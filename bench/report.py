@@ -97,8 +97,8 @@ def _cells(figure: Figure) -> list[str]:
 
 
 def sections(figures: list[Figure]) -> dict[str, list[Figure]]:
-    """Figures by section: export-results first, bulk load last, the rest as they came."""
-    rank = {"export-results": 0, "bulk load": 2}
+    """Figures by section: export-results first, then growth, bulk load, the log, storage."""
+    rank = {"export-results": 0, "bulk load": 2, "reading the log back": 3, "storage": 4}
     grouped: dict[str, list[Figure]] = {}
     for figure in sorted(figures, key=lambda f: rank.get(f.section, 1)):
         grouped.setdefault(figure.section, []).append(figure)

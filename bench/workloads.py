@@ -1,8 +1,8 @@
 """What a run measures, in order: `workloads(sizes)` is the list to extend.
 
 A workload is anything with `run(bench) -> list[Figure]`; its figures become rows of the
-table under their section. A later one (projection rebuild, feed read) is one class here
-and one entry in `workloads()`.
+table under their section. A new one is one class (here or in its own module) and one
+entry in `workloads()`.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from bench import api, pgbench, wrk
 from bench.context import ACCOUNT, QUICK, Bench, Sizes
+from bench.log_rates import LogRates, Storage
 from bench.report import Figure, Side
 
 BUSY_LOAD_GENERATOR = 0.5  # of a core: above it, the load generator may be the bottleneck
@@ -23,10 +24,10 @@ BUSY_MACHINE = 0.3  # of a core used by other processes: the figure was squeezed
 FEW_REQUESTS = 30  # fewer in a timed run: a rough figure
 
 
-def service_cap(per_request: int) -> int:
-    """Records/s the seeding provides for (today's service does well under half of it). A
+def service_cap(sizes: Sizes, per_request: int) -> int:
+    """Records/s the seeding provides for: well above what the service does today. A
     faster service uses up its records and its run ends early, which the figure says."""
-    return 4_000 if per_request == 1 else 8_000
+    return sizes.service_caps.get(per_request, max(sizes.service_caps.values()))
 
 
 def raw_cap(per_request: int) -> int:
@@ -53,7 +54,7 @@ def _unit(per_request: int) -> str:
 def records_wanted(sizes: Sizes, per: int, clients: int) -> int:
     """Seeded records a service run of this shape asks for (warm-up and timed run)."""
     threads, seconds = wrk.threads_for(clients), (sizes.warmup_seconds, sizes.run_seconds)
-    return threads * sum(_span(service_cap(per), s, threads, per) for s in seconds)
+    return threads * sum(_span(service_cap(sizes, per), s, threads, per) for s in seconds)
 
 
 async def _service_side(
@@ -283,4 +284,6 @@ def workloads(sizes: Sizes) -> list[Workload]:
         AccountSize(sizes.big_account),
         Export(1, 8, (big,)),
         BulkLoad(),
+        LogRates(sizes.feed_seconds, sizes.rebuilds),
+        Storage(),
     ]

@@ -106,6 +106,29 @@ class FeedEntry:
 
 
 @dataclass(frozen=True)
+class EventText:
+    """A recorded event whose body and metadata stay the JSON text the database holds:
+    for readers that pass events on as they are (the feed), without decoding them."""
+
+    position: int
+    tx: int
+    account_id: str
+    stream_id: str
+    version: int
+    type: str
+    schema_version: int
+    data_json: str
+    metadata_json: str
+    recorded_at: datetime
+    prev_hash: bytes
+    hash: bytes
+
+    @property
+    def cursor(self) -> FeedCursor:
+        return FeedCursor(self.tx, self.position)
+
+
+@dataclass(frozen=True)
 class FeedPage:
     events: list[RecordedEvent]
     cursor: FeedCursor

@@ -7,6 +7,8 @@ import asyncio
 import base64
 import hashlib
 import itertools
+import json
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
@@ -194,6 +196,26 @@ async def test_the_feed_gives_every_event_once_to_a_reader_racing_writers(
     assert len(positions) == len(set(positions)), "an event was delivered twice"
     assert sorted(positions) == sorted(stored), "an event was skipped"
     assert "late-stream" in {e["stream_id"] for e in seen}
+
+
+async def test_the_feed_passes_bodies_on_as_stored_to_the_digit(
+    client: Client, auth: dict[str, str]
+) -> None:
+    # The feed sends the stored JSON text undecoded; history decodes and re-encodes it.
+    # Both must say the same, to the last digit of an amount and the last character.
+    memo = 'Réception \u2014 \U0001f9fe "quoted" \\ back\nslash'
+    amount = {"amount": 1234567890.123456, "currency": "EUR"}  # sent as these digits
+    record = await put_record(client, auth, memo=memo, amount=amount, original_amount=amount)
+    exact = {"parse_float": Decimal}
+    resp = await client.get("/v3/accounting/events", params={"limit": 1000}, headers=auth)
+    fed = [e for e in json.loads(await resp.text(), **exact)["items"]]
+    path_ = f"/v3/accounting/records/{record['id']}/history"
+    resp = await client.get(path_, headers=auth)
+    told = json.loads(await resp.text(), **exact)["items"]
+    assert [e for e in fed if e["stream_id"] == record["id"]] == told
+    created = told[0]["data"]["content"]
+    assert created["memo"] == memo
+    assert str(created["amount"]["amount"]) == "1234567890.123456"
 
 
 async def test_a_bad_feed_cursor_is_refused(client: Client, auth: dict[str, str]) -> None:

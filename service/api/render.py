@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import orjson
+
 from domain.integrations import Integration
 from domain.records import RecordState
 from eventstore.canonical import format_instant
-from eventstore.types import RecordedEvent
+from eventstore.types import EventText, RecordedEvent
 from projections.audit.checkpoints import SignedCheckpoint
 
 
@@ -36,8 +38,14 @@ def integration_json(integration: Integration) -> dict[str, Any]:
     return {"integration_id": integration.integration_id, "id": integration.integration_id, **body}
 
 
-def event_json(event: RecordedEvent) -> dict[str, Any]:
-    """An event as stored, its time as hashed (eventstore.canonical)."""
+def event_json(event: RecordedEvent | EventText) -> dict[str, Any]:
+    """An event as stored, its time as hashed (eventstore.canonical). Bodies read as text
+    go out as that text, undecoded."""
+    if isinstance(event, EventText):
+        data: Any = orjson.Fragment(event.data_json)
+        metadata: Any = orjson.Fragment(event.metadata_json)
+    else:
+        data, metadata = event.data, event.metadata
     return {
         "position": event.position,
         "stream_id": event.stream_id,
@@ -45,8 +53,8 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
         "type": event.type,
         "schema_version": event.schema_version,
         "recorded_at": format_instant(event.recorded_at),
-        "data": event.data,
-        "metadata": event.metadata,
+        "data": data,
+        "metadata": metadata,
         "hash": event.hash.hex(),
         "prev_hash": event.prev_hash.hex(),
     }

@@ -6,7 +6,7 @@ from typing import Any
 
 from domain.errors import NotFound
 from eventstore.errors import InvalidCursor
-from eventstore.store import read_all, read_stream
+from eventstore.store import read_account_texts, read_stream
 from eventstore.types import START, Conn, FeedCursor, RecordedEvent
 from projections.audit import tree
 from projections.audit.checkpoints import SignedCheckpoint, latest_checkpoint, leaf_indexes
@@ -91,7 +91,7 @@ async def account_events(call: Call[None, EventsQuery, None]) -> Reply:
             f"Invalid query parameter after: {reason}", {"field": "after", "reason": reason}
         ) from None
     async with call.request.app[POOL].acquire() as conn:
-        page = await read_all(conn, after, call.query.limit, call.principal.account_id)
-    return Reply(
-        {"items": [event_json(e) for e in page.events], "next_cursor": page.cursor.encode()}
-    )
+        events, cursor = await read_account_texts(
+            conn, call.principal.account_id, after, call.query.limit
+        )
+    return Reply({"items": [event_json(e) for e in events], "next_cursor": cursor.encode()})
