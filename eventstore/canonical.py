@@ -25,7 +25,7 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, Protocol, TypeVar, cast
 
 import orjson
 
@@ -225,6 +225,28 @@ def canonical_event(
         metadata=metadata,
     )
     return (prefix + format_instant(recorded_at) + suffix).encode("utf-8")
+
+
+_EVENT_FIELDS = (
+    "account_id",
+    "stream_id",
+    "version",
+    "type",
+    "schema_version",
+    "recorded_at",
+    "data",
+    "metadata",
+)
+
+
+class Row(Protocol):
+    def __getitem__(self, column: str) -> Any: ...
+
+
+def canonical_row(row: Row) -> bytes:
+    """The canonical bytes of an event as read from the events table (any mapping with its
+    columns, such as an asyncpg record)."""
+    return canonical_event(**{name: row[name] for name in _EVENT_FIELDS})
 
 
 def chain_hash(prev_hash: bytes, canonical: bytes) -> bytes:

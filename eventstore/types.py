@@ -37,9 +37,19 @@ class StreamWrite:
 
 
 @dataclass(frozen=True)
-class RecordedEvent:
+class InLog:
+    """A place in the log: the event's position, and the transaction that wrote it."""
+
     position: int
     tx: int
+
+    @property
+    def cursor(self) -> FeedCursor:
+        return FeedCursor(self.tx, self.position)
+
+
+@dataclass(frozen=True)
+class RecordedEvent(InLog):
     event_id: UUID
     account_id: str
     stream_id: str
@@ -51,10 +61,6 @@ class RecordedEvent:
     recorded_at: datetime
     prev_hash: bytes  # the stream's previous event's hash (32 zero bytes at version 1)
     hash: bytes  # SHA-256(prev_hash ‖ canonical bytes): see eventstore.canonical
-
-    @property
-    def cursor(self) -> FeedCursor:
-        return FeedCursor(self.tx, self.position)
 
 
 _CURSOR = re.compile(r"([0-9]{1,20})-([0-9]{1,19})")
@@ -87,12 +93,10 @@ START = FeedCursor(0, 0)
 
 
 @dataclass(frozen=True)
-class FeedEntry:
+class FeedEntry(InLog):
     """An event's place and identity in the log, without its body: what catch-up
     projectors follow (each reads the bodies it needs, if any)."""
 
-    position: int
-    tx: int
     account_id: str
     stream_id: str
     version: int
@@ -100,18 +104,12 @@ class FeedEntry:
     recorded_at: datetime
     hash: bytes
 
-    @property
-    def cursor(self) -> FeedCursor:
-        return FeedCursor(self.tx, self.position)
-
 
 @dataclass(frozen=True)
-class EventText:
+class EventText(InLog):
     """A recorded event whose body and metadata stay the JSON text the database holds:
     for readers that pass events on as they are (the feed), without decoding them."""
 
-    position: int
-    tx: int
     account_id: str
     stream_id: str
     version: int
@@ -122,10 +120,6 @@ class EventText:
     recorded_at: datetime
     prev_hash: bytes
     hash: bytes
-
-    @property
-    def cursor(self) -> FeedCursor:
-        return FeedCursor(self.tx, self.position)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ make the chain mandatory. The append-only trigger is lifted for this one transac
 
 from __future__ import annotations
 
-from eventstore.canonical import GENESIS, canonical_event, chain_hash
+from eventstore.canonical import GENESIS, canonical_row, chain_hash
 from eventstore.types import Conn
 
 _UNCHAINED = """
@@ -30,17 +30,7 @@ async def migrate(conn: Conn) -> None:
     async for row in conn.cursor(_UNCHAINED, prefetch=_BATCH):
         if (row["account_id"], row["stream_id"]) != stream:
             stream, prev = (row["account_id"], row["stream_id"]), GENESIS
-        canonical = canonical_event(
-            account_id=row["account_id"],
-            stream_id=row["stream_id"],
-            version=row["version"],
-            type=row["type"],
-            schema_version=row["schema_version"],
-            recorded_at=row["recorded_at"],
-            data=row["data"],
-            metadata=row["metadata"],
-        )
-        link = chain_hash(prev, canonical)
+        link = chain_hash(prev, canonical_row(row))
         batch.append((row["account_id"], row["position"], prev, link))
         prev = link
         if len(batch) >= _BATCH:

@@ -22,9 +22,9 @@ import asyncpg
 from eventstore.streams import read_streams
 from eventstore.types import Conn
 from projections.catchup import checkpoint, run_round
-from projections.rebuild.shadow import analyze, create_shadow, drop_shadow, exclusive, swap_tables
+from projections.rebuild.shadow import analyze, shadow_workspace, swap_tables
 from projections.rebuild.snapshot import Progress, fold_snapshot, quiet, snapshot_head
-from projections.stream_projection import StreamProjection, StreamProjector, live_schema
+from projections.stream_projection import StreamProjection, StreamProjector
 
 SWAP_ATTEMPTS = 10
 _CHECKPOINT = """
@@ -57,13 +57,8 @@ async def rebuild(
     started = time.perf_counter()
     shadow = f"shadow_{projection.name}"
     follower = StreamProjector(projection, shadow, f"shadow:{projection.name}")
-    async with (
-        exclusive(pool, projection.name),
-        pool.acquire() as reader,
-        pool.acquire() as writer,
-    ):
-        live = await live_schema(writer, projection)
-        await create_shadow(writer, projection, live, shadow)
+    async with shadow_workspace(pool, projection, shadow) as work:
+        reader, writer = work.reader, work.writer
         try:
             async with reader.transaction(isolation="repeatable_read", readonly=True):
                 head = await snapshot_head(reader)
@@ -71,9 +66,8 @@ async def rebuild(
             await writer.execute(_CHECKPOINT, follower.name, head.tx, head.position, events)
             followed = await _follow_to_head(pool, follower)
             await analyze(writer, projection, shadow)
-            await _swap_when_free(pool, writer, follower, live)
+            await _swap_when_free(pool, writer, follower, work.live)
         finally:
-            await drop_shadow(writer, shadow)
             await writer.execute(
                 "DELETE FROM projector_checkpoints WHERE projector = $1", follower.name
             )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import asyncpg
 
 from eventstore.types import Conn
-from projections.stream_projection import StreamProjection
+from projections.stream_projection import StreamProjection, live_schema
 from projections.tables import Table, ident
 
 _INDEXES = """
@@ -54,6 +55,32 @@ async def exclusive(pool: asyncpg.Pool, projection: str) -> AsyncIterator[None]:
             yield
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", key)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    reader: Conn  # for a snapshot of the log and the live tables
+    writer: Conn  # fills the shadow tables
+    live: str  # the schema of the live tables
+
+
+@contextlib.asynccontextmanager
+async def shadow_workspace(
+    pool: asyncpg.Pool, projection: StreamProjection, shadow: str
+) -> AsyncIterator[Workspace]:
+    """The projection held for this rebuild or verify alone, its empty shadow tables in
+    schema `shadow` (dropped at the end, whatever happens), and two connections to work."""
+    async with (
+        exclusive(pool, projection.name),
+        pool.acquire() as reader,
+        pool.acquire() as writer,
+    ):
+        live = await live_schema(writer, projection)
+        await create_shadow(writer, projection, live, shadow)
+        try:
+            yield Workspace(reader, writer, live)
+        finally:
+            await drop_shadow(writer, shadow)
 
 
 async def create_shadow(conn: Conn, projection: StreamProjection, live: str, shadow: str) -> None:

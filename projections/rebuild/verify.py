@@ -19,9 +19,9 @@ import asyncpg
 from eventstore.streams import Stream
 from eventstore.types import Conn
 from projections.rebuild import PROJECTIONS
-from projections.rebuild.shadow import create_shadow, drop_shadow, exclusive
+from projections.rebuild.shadow import shadow_workspace
 from projections.rebuild.snapshot import Cut, fold_snapshot
-from projections.stream_projection import StreamProjection, live_schema
+from projections.stream_projection import StreamProjection
 from projections.tables import Table, ident
 
 _REACHED = """
@@ -43,23 +43,15 @@ async def compare_projection(pool: asyncpg.Pool, name: str, *, limit: int = 50) 
     live tables are what the log says."""
     projection = PROJECTIONS[name]
     shadow = f"verify_{name}"
-    async with (
-        exclusive(pool, name),
-        pool.acquire() as reader,
-        pool.acquire() as writer,
-    ):
-        live = await live_schema(writer, projection)
-        await create_shadow(writer, projection, live, shadow)
-        try:
-            async with reader.transaction(isolation="repeatable_read", readonly=True):
-                cut = await _reached(reader, projection, live)
-                await fold_snapshot(reader, writer, projection, shadow, cut=cut)
-                found: list[str] = []
-                for table in projection.tables:
-                    found += await _compare(table, reader, live, writer, shadow, limit)
-                return found
-        finally:
-            await drop_shadow(writer, shadow)
+    async with shadow_workspace(pool, projection, shadow) as work:
+        reader, writer, live = work.reader, work.writer, work.live
+        async with reader.transaction(isolation="repeatable_read", readonly=True):
+            cut = await _reached(reader, projection, live)
+            await fold_snapshot(reader, writer, projection, shadow, cut=cut)
+            found: list[str] = []
+            for table in projection.tables:
+                found += await _compare(table, reader, live, writer, shadow, limit)
+            return found
 
 
 async def _reached(conn: Conn, projection: StreamProjection, live: str) -> Cut | None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from domain import integrations, records
 from domain.integrations import STREAM_ID as INTEGRATIONS_STREAM
 from domain.records import RecordState
-from eventstore.canonical import GENESIS, canonical_event, chain_hash
+from eventstore.canonical import GENESIS, canonical_row, chain_hash
 from eventstore.codec import UnknownEventType
 from eventstore.types import Conn
 from projections import record_counts
@@ -76,17 +76,7 @@ def check_chain(stream: Sequence[Any], report: Report) -> bool:
         if bytes(row["prev_hash"]) != prev:
             report(Mismatch(account, where, "prev_hash is not the previous event's hash"))
             intact = False
-        canonical = canonical_event(
-            account_id=account,
-            stream_id=row["stream_id"],
-            version=row["version"],
-            type=row["type"],
-            schema_version=row["schema_version"],
-            recorded_at=row["recorded_at"],
-            data=row["data"],
-            metadata=row["metadata"],
-        )
-        if chain_hash(bytes(row["prev_hash"]), canonical) != bytes(row["hash"]):
+        if chain_hash(bytes(row["prev_hash"]), canonical_row(row)) != bytes(row["hash"]):
             report(Mismatch(account, where, "the stored bytes do not hash to the stored hash"))
             intact = False
         prev = bytes(row["hash"])
