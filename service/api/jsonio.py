@@ -85,10 +85,13 @@ def printable(text: str) -> str:
 def _check_bounds(data: Any, strings: bool = True) -> None:
     """Depth and text of a parsed value, walked without recursion (it may be deep); its
     strings only when the text could hold what PostgreSQL cannot store (`strings`)."""
+    if not strings:
+        _check_depth(data)
+        return
     stack: list[tuple[Any, str, int]] = [(data, "body", 1)]
     while stack:
         value, path, depth = stack.pop()
-        if isinstance(value, str) and strings:
+        if isinstance(value, str):
             reason = unstorable(value)
             if reason:
                 _refuse_text(path, reason)
@@ -98,14 +101,26 @@ def _check_bounds(data: Any, strings: bool = True) -> None:
             items = value.items() if isinstance(value, dict) else enumerate(value)
             children = []
             for key, item in items:
-                if not strings and not isinstance(item, dict | list):
-                    continue  # a scalar: nothing to check
                 where = str(key) if path == "body" else f"{path}.{key}"
-                reason = unstorable(key) if strings and isinstance(key, str) else None
+                reason = unstorable(key) if isinstance(key, str) else None
                 if reason:
                     _refuse_text(where, reason)
                 children.append((item, where, depth + 1))
             stack.extend(reversed(children))
+
+
+def _check_depth(data: Any) -> None:
+    """The depth alone, level by level: the containers of each level, no paths (a
+    refusal for depth names none), nothing pushed for scalars."""
+    level, depth = ([data] if isinstance(data, dict | list) else []), 1
+    while level:
+        if depth > MAX_DEPTH:
+            _too_deep()
+        inner: list[Any] = []
+        for value in level:
+            items = value.values() if isinstance(value, dict) else value
+            inner.extend(item for item in items if isinstance(item, dict | list))
+        level, depth = inner, depth + 1
 
 
 def _refuse_text(where: str, reason: str) -> None:
