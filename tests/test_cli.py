@@ -58,6 +58,25 @@ def test_token_command_prints_a_token_the_service_accepts() -> None:
     assert claims["exp"] - claims["iat"] == 120
 
 
+async def test_import_leaves_the_planner_statistics_of_what_it_loaded(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    # A table loaded from empty has no statistics (reltuples -1) until it is analysed;
+    # pages read before autovacuum's next round would be planned blind.
+    source = tmp_path / "records.jsonl"
+    lines = [json.dumps({"id": f"accr_st{i}", **record_body()}) for i in range(50)]
+    source.write_text("\n".join(lines) + "\n")
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        tuples = "SELECT reltuples FROM pg_class WHERE relname = 'record_state'"
+        assert await conn.fetchval(tuples) == -1
+        done = run_cli("import", str(source), "--account", "acct_stats", dsn=fresh_dsn)
+        assert done.returncode == 0, done.stderr
+        assert await conn.fetchval(tuples) == 50
+    finally:
+        await conn.close()
+
+
 async def test_import_keeps_good_lines_and_reports_bad_ones(
     shared_dsn: str, tmp_path: Path, account: str
 ) -> None:

@@ -23,7 +23,7 @@ from service.api.auth import ALL_SCOPES, issue_token
 from service.commands.caller import Caller
 from service.database import migrate_schema, open_pool
 from service.logging import configure_logging
-from service.ops.bulk_import import import_lines
+from service.ops.bulk_import import import_lines, refresh_statistics
 from service.ops.demo import seed_demo
 from service.ops.embedded_postgres import EmbeddedPostgres
 from service.ops.serving import owned_database, run_service
@@ -197,6 +197,8 @@ async def _import(settings: Settings, file: Path, account: str, batch_size: int)
                 batch_size=batch_size,
                 progress=lambda n: progress.advance(task, n),
             )
+        if report.created or report.revised:
+            await refresh_statistics(pool)
     finally:
         await pool.close()
     for rejection in report.rejected:
