@@ -21,9 +21,7 @@ import os
 import random
 import secrets
 import shutil
-import statistics
 import tempfile
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +31,7 @@ import asyncpg
 from rich.console import Console
 from rich.table import Table
 
+from bench.log_rates import copy_out_rate
 from domain.integrations import IntegrationCreated
 from domain.records import (
     ExportError,
@@ -129,26 +128,11 @@ def _account(record_id: str) -> str:
     return f"acct_bench_{int(record_id[-4:]) % ACCOUNTS}"
 
 
-async def copy_out_seconds(pool: asyncpg.Pool) -> float:
-    """Median seconds of `COPY events TO STDOUT`, every byte received and dropped."""
-
-    async def drop(data: bytes) -> None:
-        return None
-
-    times = []
-    async with pool.acquire() as conn:
-        for _ in range(COPY_REPEATS):
-            started = time.perf_counter()
-            await conn.copy_from_table("events", output=drop)
-            times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 async def measure(dsn: str, total: int) -> None:
     pool = await open_pool(dsn, min_size=1, max_size=8)
     try:
         events = await write_events(pool, total)
-        copy_rate = events / await copy_out_seconds(pool)
+        _, copy_rate = await copy_out_rate(dsn, COPY_REPEATS)
         table = Table(title=f"Rebuild rate on {events:,} events")
         for column in ("what", "events/s", "seconds", "x COPY-out"):
             table.add_column(column, justify="left" if column == "what" else "right")
