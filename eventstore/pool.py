@@ -29,8 +29,12 @@ def dumps(value: Any) -> str:
     return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
 
 
+# One decoder for every call: `simplejson.loads` with options builds a new one each time.
+_DECODER = simplejson.JSONDecoder(parse_float=Decimal, allow_nan=False)
+
+
 def loads(text: str | bytes) -> Any:
-    return simplejson.loads(text, use_decimal=True, allow_nan=False)
+    return _DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
 
 
 def _jsonb_out(value: Any) -> bytes:

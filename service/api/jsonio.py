@@ -47,11 +47,14 @@ def _decimal(text: str) -> Decimal:
     return value
 
 
+_DECODER = simplejson.JSONDecoder(parse_float=_decimal, parse_int=_integer, allow_nan=False)
+
+
 def parse_json(raw: bytes) -> Any:
     """A request body or import line; numbers with a fraction or exponent become Decimal."""
     try:
         text = raw.decode("utf-8")
-        data = simplejson.loads(text, parse_float=_decimal, parse_int=_integer, allow_nan=False)
+        data = _DECODER.decode(text)
     except RecursionError:
         data = _too_deep()
     except (UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
