@@ -19,6 +19,7 @@ from aiohttp import web
 
 from service.api.app import create_app
 from service.api.server import ServiceRunner
+from service.ops import heap
 from service.ops.cluster_watch import keep_alive
 from service.ops.embedded_postgres import EmbeddedPostgres
 from service.settings import Settings
@@ -56,6 +57,7 @@ async def _serve(settings: Settings, cluster: EmbeddedPostgres | None) -> int:
         app.cleanup_ctx.append(_watching(cluster, settings.embedded_restart_deadline, lost))
     runner = ServiceRunner(app, access_log=None, shutdown_timeout=settings.shutdown_timeout)
     await runner.setup()
+    heap.freeze_startup()  # the app, its pool and caches are made: they live as long as we do
     try:
         await web.TCPSite(runner, settings.host, settings.port).start()
         if cluster is not None:
