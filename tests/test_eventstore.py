@@ -36,6 +36,17 @@ async def test_append_then_read_stream_round_trips_exactly(conn: asyncpg.Connect
     assert await read_stream(conn, "a1", "s1", after_version=1) == recorded[1:]
 
 
+async def test_jsonb_keeps_every_digit_a_float_would_lose(conn: asyncpg.Connection) -> None:
+    values = {
+        "money": Decimal("999999999999999999.999999"),  # 24 digits: a float keeps 17
+        "tiny": Decimal("0.000001"),
+        "negative": Decimal("-0.10"),
+        "whole": 123456789012345678901234567890,  # past 64 bits
+    }
+    assert await conn.fetchval("SELECT $1::jsonb", values) == values
+    assert await conn.fetchval("SELECT $1::jsonb::text::json", values) == values
+
+
 async def test_taken_version_raises_typed_conflict(conn: asyncpg.Connection) -> None:
     await append(conn, [write("s1", 0, ev(1))])
     with pytest.raises(ConcurrencyConflict):
