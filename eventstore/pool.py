@@ -23,10 +23,14 @@ def dumps_bytes(value: Any) -> bytes:
     try:
         return orjson.dumps(value, default=_exact)
     except orjson.JSONEncodeError:  # an integer past 64 bits: the slower, unbounded encoder
-        return dumps(value).encode()
+        return _unbounded(value).encode()
 
 
 def dumps(value: Any) -> str:
+    return dumps_bytes(value).decode()
+
+
+def _unbounded(value: Any) -> str:
     return simplejson.dumps(value, use_decimal=True, ensure_ascii=False, separators=(",", ":"))
 
 

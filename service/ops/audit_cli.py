@@ -10,6 +10,7 @@ from typing import Annotated
 
 import asyncpg
 import typer
+import uvloop
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from projections.analytics.projection import ANALYTICS
@@ -79,7 +80,7 @@ def seal(
                     loop.add_signal_handler(sig, stop.set)
                 await follow(pool, sealer, stop)
 
-        asyncio.run(_with_pool(ready, run))
+        uvloop.run(_with_pool(ready, run))
 
 
 def verify(
@@ -146,7 +147,7 @@ def verify(
                 differences = [f"not compared: {busy}"]
             found.extend(Mismatch("*", ANALYTICS.name, line) for line in differences)
 
-        asyncio.run(_with_pool(ready, run))
+        uvloop.run(_with_pool(ready, run))
     for mismatch in found:
         print(mismatch)
     print(f"{len(found)} mismatch{'es' if len(found) != 1 else ''}")
@@ -182,7 +183,7 @@ def audit_export(
                 f"to {out}; check them with: python {out / 'verify_bundle.py'} {out}"
             )
 
-        asyncio.run(_with_pool(ready, run))
+        uvloop.run(_with_pool(ready, run))
 
 
 def register(cli: typer.Typer) -> None:

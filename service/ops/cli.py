@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import sys
 import uuid
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import structlog
 import typer
+import uvloop
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -100,7 +100,7 @@ def serve(
     where = "DATABASE_URL" if settings.database_url else f"embedded, {settings.data_dir.resolve()}"
     with owned_database(settings) as (ready, cluster):
         if demo:
-            asyncio.run(_seed(ready, ready.demo_account, 300))
+            uvloop.run(_seed(ready, ready.demo_account, 300))
         # A live token is printed only for local use: an embedded cluster and a secret we made.
         if cluster is not None and not (configured.jwt_secret or configured.jwt_public_key_file):
             print(banner(ready), flush=True)
@@ -157,7 +157,7 @@ def migrate_command() -> None:
 
     with database(load_settings()) as ready:
         assert ready.database_url
-        applied = asyncio.run(run(ready.database_url))
+        applied = uvloop.run(run(ready.database_url))
     print("applied: " + (", ".join(applied) or "nothing (up to date)"))
 
 
@@ -169,7 +169,7 @@ def import_command(
 ) -> None:
     """Load records (one JSON object with `id` per line) through the domain deciders."""
     with database(load_settings()) as ready:
-        rejected = asyncio.run(_import(ready, file, account, batch_size))
+        rejected = uvloop.run(_import(ready, file, account, batch_size))
     raise typer.Exit(1 if rejected else 0)
 
 
@@ -222,7 +222,7 @@ def seed(
         raise typer.Exit(2)
     settings = load_settings()
     with database(settings) as ready:
-        asyncio.run(_seed(ready, account or ready.demo_account, count))
+        uvloop.run(_seed(ready, account or ready.demo_account, count))
 
 
 async def _seed(settings: Settings, account: str, count: int) -> None:

@@ -13,6 +13,7 @@ from typing import Annotated, Protocol, TypeVar
 import asyncpg
 import structlog
 import typer
+import uvloop
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -182,7 +183,7 @@ def project_command(
     with database(settings) as ready:
         assert ready.database_url
         try:
-            asyncio.run(project(ready.database_url, projectors, follow, batch, console))
+            uvloop.run(project(ready.database_url, projectors, follow, batch, console))
         except Exception:
             if not quiet:
                 raise
@@ -199,7 +200,7 @@ def rebuild_command(
     projections = pick(list(PROJECTIONS.values()), projection)
     with database(load_settings()) as ready:
         assert ready.database_url
-        asyncio.run(rebuild_all(ready.database_url, projections, err))
+        uvloop.run(rebuild_all(ready.database_url, projections, err))
 
 
 def register(cli: typer.Typer) -> None:
