@@ -140,3 +140,44 @@ async def test_both_stored_shapes_of_a_failure_reach_the_tables(fresh_dsn: str) 
         (old_id, "GL account 6099 is closed", None),
         (new_id, "Vendor unknown", "VENDOR_UNKNOWN"),
     }
+
+
+async def _line_item_ids(pool: asyncpg.Pool, account: str, record_id: str) -> list[str]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            "SELECT line_item_id FROM analytics.record_line_items"
+            " WHERE account_id = $1 AND record_id = $2 ORDER BY line_number",
+            account,
+            record_id,
+        )
+    return [row["line_item_id"] for row in rows]
+
+
+async def test_line_items_follow_a_revision_and_stay_through_later_events(
+    client: Client, account: str, auth: dict[str, str]
+) -> None:
+    """Each step projected on its own: the revision replaces the rows, the status change
+    and the report (which leave the content alone) keep them."""
+    pool = client.server.app[POOL]  # type: ignore[union-attr]
+    await create_integration(client, auth)
+    money = {"amount": 12.5, "currency": "USD"}
+
+    def items(*ids: str) -> list[dict[str, Any]]:
+        kinds = ("DEBIT", "CREDIT")
+        pairs = zip(ids, kinds, strict=True)
+        return [{"id": i, "type": kind, "amount": money} for i, kind in pairs]
+
+    record_id = (await put_record(client, auth, amount=money, line_items=items("a", "b")))["id"]
+    await settle(pool)
+    assert await _line_item_ids(pool, account, record_id) == ["a", "b"]
+    await put_record(client, auth, record_id, amount=money, line_items=items("c", "d"))
+    await settle(pool)
+    assert await _line_item_ids(pool, account, record_id) == ["c", "d"]
+    await set_status(client, auth, record_id, "READY_FOR_EXPORT")
+    await settle(pool)
+    code, answer = await export(client, auth, [ok(record_id)])
+    assert code == 200, answer
+    await settle(pool)
+    assert await _line_item_ids(pool, account, record_id) == ["c", "d"]
+    async with pool.acquire() as conn:
+        assert await actual_tables(conn, [account]) == await expected_tables(conn, [account])

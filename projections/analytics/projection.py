@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from domain.records import RECORD_EVENTS
+from domain.records import RECORD_EVENTS, RecordCreated, RecordRevised
 from eventstore.streams import Stream
 from eventstore.types import Conn
 from projections.analytics.fold import RecordFacts, daily_totals, record_facts
@@ -61,7 +61,14 @@ class AnalyticsProjection:
         attempts = [a for f in changed for a in f.attempts if a.version > known.get(f.key, 0)]
         records = [f.record for f in changed]
         stages = [f.lifecycle for f in changed]
-        items = [item for f in changed for item in f.line_items]
+        # Line items follow the content: a record whose new events left it alone (made
+        # ready, reported on) keeps the rows it has.
+        revised = {
+            f.key
+            for stream, f in zip(streams, facts, strict=True)
+            if _content_changed(stream, after=known.get(f.key, 0))
+        }
+        items = [item for f in changed if f.key in revised for item in f.line_items]
         if fresh:
             await RECORDS.copy(conn, schema, records)
             await RECORD_LIFECYCLE.copy(conn, schema, stages)
@@ -70,11 +77,19 @@ class AnalyticsProjection:
         else:
             await RECORDS.insert(conn, schema, records, RECORDS.replace_all())
             await RECORD_LIFECYCLE.insert(conn, schema, stages, RECORD_LIFECYCLE.replace_all())
-            keys = [f.key for f in changed]
+            keys = [f.key for f in changed if f.key in revised]
             await RECORD_LINE_ITEMS.delete(conn, schema, ("account_id", "record_id"), keys)
             await RECORD_LINE_ITEMS.insert(conn, schema, items)
             await EXPORT_ATTEMPTS.insert(conn, schema, attempts, "ON CONFLICT DO NOTHING")
         await DAILY_EXPORTS.insert(conn, schema, daily_totals(attempts), _ADD_TO_DAY)
+
+
+_CONTENT_EVENTS = frozenset({RecordCreated.__name__, RecordRevised.__name__})
+
+
+def _content_changed(stream: Stream, after: int) -> bool:
+    """Whether the stream's events after version `after` made or changed the content."""
+    return any(e.version > after and e.type in _CONTENT_EVENTS for e in stream)
 
 
 async def _known_versions(
