@@ -121,7 +121,10 @@ async def outage(
         await asyncio.sleep(0.5)
         begin()
         down = time.monotonic()
-        await asyncio.sleep(HANG + 2.5)
+        # A probe that was under way when the outage began waits out the request timeout
+        # (2 s), then each takes the connect timeout (1 s): the watch holds three of them
+        # with a second to spare on a busy machine.
+        await asyncio.sleep(HANG + 3.5)
         up = time.monotonic()
         during = answered_during(probes, down + 0.5, up)
         assert_failed_fast(during)
