@@ -11,6 +11,7 @@ from pathlib import Path
 import asyncpg
 import jwt
 
+from projections.audit.signer import load_or_create_key
 from tests.conftest import AUDIENCE, SECRET, SIGNING_KEY
 from tests.factories import record_body
 
@@ -18,6 +19,7 @@ from tests.factories import record_body
 def run_cli(
     *args: str, dsn: str | None = None, data_dir: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
+    load_or_create_key(SIGNING_KEY)  # a test run alone may not have made it yet
     env = os.environ | {
         "JWT_SECRET": SECRET,
         "JWT_AUDIENCE": AUDIENCE,
