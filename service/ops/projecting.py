@@ -71,9 +71,12 @@ async def project(
     """Run `projectors` until they reach the head of the log or, following, until SIGINT or
     SIGTERM. Another runner of the same projector (the service) only makes rounds wait."""
     pool = await open_pool(dsn, min_size=1, max_size=len(projectors) + 2)
-    watch = LagWatch(pool, interval=0.5)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate())
     try:
+        if console.quiet:  # run by the service, which measures the lag itself
+            await _run(pool, projectors, follow_feed, batch, None)
+            return
+        watch = LagWatch(pool, interval=0.5)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), Rate())
         with Progress(*columns, console=console) as progress:
             tasks = {p.name: progress.add_task(p.name, total=None) for p in projectors}
 
@@ -84,18 +87,29 @@ async def project(
                 behind = watch.latest[name].events if name in watch.latest else 0
                 progress.update(tasks[name], completed=done, total=done + behind)
 
-            if follow_feed:
-                await _follow(pool, projectors, batch, show)
-            else:
-                await asyncio.gather(*(_to_head(pool, p, batch, show) for p in projectors))
+            await _run(pool, projectors, follow_feed, batch, show)
     finally:
         await pool.close()
 
 
-async def _to_head(pool: asyncpg.Pool, projector: Projector, batch: int, show: Show) -> None:
+async def _run(
+    pool: asyncpg.Pool,
+    projectors: Sequence[Projector],
+    follow_feed: bool,
+    batch: int,
+    show: Show | None,
+) -> None:
+    if follow_feed:
+        await _follow(pool, projectors, batch, show)
+    else:
+        await asyncio.gather(*(_to_head(pool, p, batch, show) for p in projectors))
+
+
+async def _to_head(pool: asyncpg.Pool, projector: Projector, batch: int, show: Show | None) -> None:
     while True:
         count = await run_round(pool, projector, batch)
-        await show(projector.name)
+        if show is not None:
+            await show(projector.name)
         if count == 0:
             return
         if count is None:  # another runner holds it: wait for its round
@@ -103,7 +117,7 @@ async def _to_head(pool: asyncpg.Pool, projector: Projector, batch: int, show: S
 
 
 async def _follow(
-    pool: asyncpg.Pool, projectors: Sequence[Projector], batch: int, show: Show
+    pool: asyncpg.Pool, projectors: Sequence[Projector], batch: int, show: Show | None
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
