@@ -21,6 +21,14 @@ class Statement:
         self.args.append(value)
         return f"${len(self.args)}::{cast}"
 
+    def unseen(self, value: Any, cast: str) -> str:
+        """As `param`, but out of the planner's sight (a scalar sub-select), so that the plan
+        cannot depend on the value and PostgreSQL plans the prepared statement once rather
+        than at every run. For the arrays of a read whose best plan is the same whatever
+        they hold: in sight, a short array makes each run's own plan look cheaper than the
+        shared one, and planning the command read cost more than running it."""
+        return f"(SELECT {self.param(value, cast)})"
+
     def with_(self, name: str, sql: str, *, materialized: bool = False) -> None:
         """Add the common table expression `name AS (sql)`."""
         self._parts.append(f"{name} AS {'MATERIALIZED ' if materialized else ''}({sql})")

@@ -112,7 +112,7 @@ SELECT 'event' AS kind, account_id, stream_id AS key,
        jsonb_build_object('version', version, 'type', type, 'schema_version', schema_version,
                           'data', data) AS doc,
        recorded_at AS at
-FROM events WHERE account_id = ANY({}) AND stream_id = {}"""
+FROM events WHERE account_id = ANY({}::text[]) AND stream_id = {}"""
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ class StreamRow:
 def streams_read_part(stmt: Statement, account_ids: Sequence[str], stream_id: str) -> str:
     """A read of stream `stream_id` of each account: rows (kind 'event', account_id, key,
     doc, at) that `stream_row` turns back into events."""
-    return _STREAMS.format(stmt.param(list(account_ids), "text[]"), stmt.param(stream_id, "text"))
+    return _STREAMS.format(stmt.unseen(list(account_ids), "text[]"), stmt.param(stream_id, "text"))
 
 
 def stream_row(account_id: str, stream_id: str, doc: JsonObject, at: datetime) -> StreamRow:

@@ -82,8 +82,8 @@ def evolve_changes(changes: Sequence[RecordChange], at: datetime) -> list[Record
 def read_part(stmt: Statement, pairs: Sequence[tuple[str, str]]) -> str:
     """A read of the (account, record id) pairs' states: rows (kind 'record', account_id,
     key = record id, doc = state)."""
-    accounts = stmt.param([a for a, _ in pairs], "text[]")
-    ids = stmt.param([r for _, r in pairs], "text[]")
+    accounts = stmt.unseen([a for a, _ in pairs], "text[]")
+    ids = stmt.unseen([r for _, r in pairs], "text[]")
     return _READ.format(accounts, ids)
 
 

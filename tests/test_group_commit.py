@@ -156,3 +156,31 @@ async def test_a_caller_gone_while_waiting_takes_its_command_with_it(
             ids[1],
         )
     assert status == "READY_FOR_EXPORT"
+
+
+async def test_the_command_read_is_planned_once_per_connection_not_per_command(
+    pool: asyncpg.Pool, account: str
+) -> None:
+    ids = await ready(pool, account, 12)
+    async with pool.acquire() as conn:  # other accounts' records: a table worth planning for
+        await conn.execute(
+            "INSERT INTO record_state (account_id, record_id, version, review_status,"
+            " source_type, type, updated_at, state)"
+            " SELECT 'other-' || (n % 50), 'rec-' || n, version, review_status, source_type,"
+            " type, updated_at, state FROM record_state, generate_series(1, 20000) AS n"
+            " WHERE account_id = $1 AND record_id = $2",
+            account,
+            ids[0],
+        )
+        await conn.execute("ANALYZE record_state")
+    for i, rid in enumerate(ids):  # one record and one key each: the read's arrays vary
+        caller = Caller(account, "c", f"r{i}", idempotency_key=f"key-{i}")
+        await run_command(pool, caller, export(rid))
+    async with pool.acquire() as conn:  # the pool's one connection, which ran them all
+        plans = await conn.fetch(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%''key'' AS kind%'"
+        )
+    # PostgreSQL plans a prepared statement anew for its first five runs; after that it
+    # keeps one plan, unless the values keep making a plan of their own look cheaper.
+    assert [(p["generic_plans"], p["custom_plans"]) for p in plans] == [(len(ids) - 5, 5)]

@@ -87,8 +87,8 @@ def fingerprint(command: BaseModel) -> str:
 
 
 def read_part(stmt: Statement, keys: Sequence[tuple[str, str]]) -> str:
-    accounts = stmt.param([a for a, _ in keys], "text[]")
-    names = stmt.param([k for _, k in keys], "text[]")
+    accounts = stmt.unseen([a for a, _ in keys], "text[]")
+    names = stmt.unseen([k for _, k in keys], "text[]")
     return _READ.format(accounts, names)
 
 
