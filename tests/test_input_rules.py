@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from domain.values import LineItem, Money, RecordContent
+from service.api.bodies import PutRecordBody
+from service.api.jsonio import parse_json
 from tests.api import Client, count_events, create_integration, ok, put_record
 from tests.factories import new_record_id, record_body
 from tests.test_cli import run_cli
@@ -153,3 +156,19 @@ async def test_import_refuses_the_same_input_line_by_line(
     for line in range(2, 9):
         assert f"line {line}: " in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_put_body_gives_the_record_in_the_domains_own_types() -> None:
+    """The body's bounded money and line items become plain Money and LineItem, equal to
+    what validating the same record as stored content gives (no second validation)."""
+    body = record_body(original_amount={"amount": 7.25, "currency": "eur"})
+    given = parse_json(json.dumps(body).encode())
+    given["line_items"][0]["original_amount"] = {"amount": 1, "currency": "usd"}
+    content = PutRecordBody.model_validate(given).content()
+    assert type(content) is RecordContent
+    assert content == RecordContent.model_validate(given)
+    assert content.model_dump() == RecordContent.model_validate(given).model_dump()
+    money = [content.amount, content.original_amount]
+    money += [m for item in content.line_items for m in (item.amount, item.original_amount)]
+    assert {type(m) for m in money if m is not None} == {Money}
+    assert content.line_items and {type(item) for item in content.line_items} == {LineItem}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -18,7 +18,7 @@ from pydantic import (
 from domain.bounds import NewMoney
 from domain.exports import ExportFailure, ExportResult, ExportSuccess, ReportExportResults
 from domain.records import PLATFORM_STATUSES
-from domain.values import LineItem, RecordContent, ReviewStatus
+from domain.values import LineItem, Money, RecordContent, ReviewStatus
 
 NonEmpty = Annotated[StrictStr, StringConstraints(min_length=1)]
 _OUTCOMES = {
@@ -92,9 +92,29 @@ PlatformStatus = Annotated[
 ]
 
 
+Base = TypeVar("Base", bound=BaseModel)
+
+
+def _narrowed(base: type[Base], body: BaseModel, **replaced: Any) -> Base:
+    """`body`'s values as an instance of `base`, the domain type it extends, without
+    validating them a second time: they passed rules at least as strict as the base's.
+    (Dumping and validating again cost a third of an import line's parsing.)"""
+    values = {name: getattr(body, name) for name in base.model_fields}
+    return base.model_construct(**(values | replaced))
+
+
+def _money(value: Money | None) -> Money | None:
+    return None if value is None else _narrowed(Money, value)
+
+
 class LineItemInput(LineItem):
     amount: NewMoney
     original_amount: NewMoney | None = None
+
+    def line_item(self) -> LineItem:
+        return _narrowed(
+            LineItem, self, amount=_money(self.amount), original_amount=_money(self.original_amount)
+        )
 
 
 class PutRecordBody(RecordContent):
@@ -106,7 +126,14 @@ class PutRecordBody(RecordContent):
     review_status: PlatformStatus | None = None
 
     def content(self) -> RecordContent:
-        return RecordContent.model_validate(self.model_dump(exclude={"review_status"}))
+        """The record in the domain's own types (Money, not NewMoney), as PUT stores it."""
+        return _narrowed(
+            RecordContent,
+            self,
+            amount=_money(self.amount),
+            original_amount=_money(self.original_amount),
+            line_items=tuple(item.line_item() for item in self.line_items),
+        )
 
 
 class ReviewStatusBody(Body):
