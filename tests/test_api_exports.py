@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from domain.records import RecordState
 from eventstore.pool import create_pool
+from eventstore.store import read_stream
+from projections.records import fold_records
 from service.api.bodies import ExportResultsBody
+from service.api.keys import POOL
 from service.commands.caller import Caller
 from service.commands.runner import run_command
 from tests.api import (
@@ -19,6 +23,7 @@ from tests.api import (
     ok,
     put_record,
     ready_records,
+    set_status,
 )
 from tests.conftest import make_token
 
@@ -311,3 +316,39 @@ async def test_unknown_fields_are_ignored(client: Client, auth: dict[str, str]) 
     )
     assert resp.status == 200
     assert (await get(client, auth, rid))["export"]["reference_id"] == "R"
+
+
+async def test_the_stored_state_is_the_fold_of_the_record_after_every_kind_of_change(
+    client: Client, auth: dict[str, str], account: str
+) -> None:
+    """Status changes and exports send only the fields beside the content, which PostgreSQL
+    merges into the stored state; the row must still be exactly the record its events make."""
+    await create_integration(client, auth)
+    record_id = (await put_record(client, auth, memo="first"))["id"]
+    pool = client.server.app[POOL]  # type: ignore[union-attr]
+
+    async def stored_and_folded() -> tuple[RecordState, RecordState | None]:
+        async with pool.acquire() as conn:
+            row = await conn.fetchval(
+                "SELECT state FROM record_state WHERE account_id = $1 AND record_id = $2",
+                account,
+                record_id,
+            )
+            return RecordState.model_validate(row), fold_records(
+                await read_stream(conn, account, record_id)
+            )
+
+    steps = [
+        lambda: set_status(client, auth, record_id, "READY_FOR_EXPORT"),
+        lambda: export(client, auth, [fail(record_id, "GL 6000 closed")]),
+        lambda: put_record(client, auth, record_id, memo="revised after the failure"),
+        lambda: set_status(client, auth, record_id, "READY_FOR_EXPORT"),
+        lambda: export(client, auth, [ok(record_id, "R-1")]),
+    ]
+    for version, step in enumerate(steps, start=2):
+        await step()
+        stored, folded = await stored_and_folded()
+        assert stored == folded
+        assert stored.version == version
+    assert stored.content.memo == "revised after the failure"
+    assert stored.export is not None and stored.export.reference_id == "R-1"

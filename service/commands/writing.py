@@ -83,8 +83,8 @@ async def write(
         if decision.integrations is not None:
             after[caller.account_id] = decision.integrations
     if states:
-        records.upsert_part(stmt, [(account, s) for (account, _), s in states.items()])
         moves = [(key[0], before.get(key), state) for key, state in states.items()]
+        records.upsert_part(stmt, moves)
         record_counts.changes_part(stmt, record_counts.changes(moves))
     changed = [
         (account, item)
