@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import fields
 from decimal import Decimal
 
 import asyncpg
 import pytest
 from pydantic import BaseModel
 
+from eventstore import store
 from eventstore.codec import EventCodec
 from eventstore.errors import ConcurrencyConflict, InvalidCursor
 from eventstore.migrate import migrate
 from eventstore.pool import connect, create_pool
-from eventstore.store import append, read_all, read_stream
-from eventstore.types import START, FeedCursor, NewEvent, StreamWrite
+from eventstore.store import append, read_all, read_feed, read_stream
+from eventstore.types import START, FeedCursor, FeedEntry, NewEvent, RecordedEvent, StreamWrite
 from projections.record_query import is_snapshot
 
 
@@ -231,3 +233,17 @@ async def test_cursor_snapshots_are_checked_as_postgresql_does(
     except asyncpg.InvalidTextRepresentationError:
         canonical = None
     assert is_snapshot(text) == (canonical == text)
+
+
+async def test_read_columns_come_in_the_order_of_the_fields(conn: asyncpg.Connection) -> None:
+    """Events and feed entries are built from their rows by position: each read selects
+    exactly the fields of its type, in their order."""
+    await append(conn, [write("s1", 0, ev(1))])
+    event_row = await conn.fetchrow(f"SELECT {store._COLUMNS} FROM events LIMIT 1")
+    assert event_row is not None
+    assert list(event_row.keys()) == [f.name for f in fields(RecordedEvent)]
+    feed_row = await conn.fetchrow(store._READ_FEED, "0", 0, 1)
+    assert feed_row is not None
+    assert list(feed_row.keys()) == [f.name for f in fields(FeedEntry)]
+    (entry,), _ = await read_feed(conn)
+    assert (entry.stream_id, entry.version, entry.type) == ("s1", 1, "Thing")
