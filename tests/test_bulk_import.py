@@ -80,6 +80,34 @@ async def test_a_batch_that_names_a_record_under_way_waits_for_it(
         assert [kind for _, kind in naming] == ["start", "end", "start", "end"], spans.events
 
 
+async def test_a_failed_write_leaves_no_other_write_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cancelled: list[frozenset[str]] = []
+
+    async def write(
+        pool: Any, caller: Caller, parsed: list[ImportLine], size: int, progress: Any
+    ) -> ImportReport:
+        ids = frozenset(line.command.record_id for line in parsed)
+        if "accr_f0" in ids:
+            await asyncio.sleep(0.01)
+            raise ConnectionError("the database went away")
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.append(ids)
+            raise
+        return ImportReport()
+
+    monkeypatch.setattr(bulk_import, "_write", write)
+    lines = numbered([f"accr_f{n}" for n in range(4)])
+    with pytest.raises(ConnectionError):
+        await import_lines(None, Caller("acct", "test", "t"), lines, batch_size=2)  # type: ignore[arg-type]
+    assert cancelled == [frozenset({"accr_f2", "accr_f3"})]
+    others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    assert not [t for t in others if "_write" in repr(t.get_coro())]
+
+
 @pytest.fixture
 async def pool(fresh_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     made = await open_pool(fresh_dsn, max_size=2)

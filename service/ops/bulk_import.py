@@ -90,18 +90,25 @@ async def import_lines(
     batches of distinct records, the write's version guard is the only order needed."""
     report = ImportReport()
     under_way: deque[tuple[set[str], asyncio.Task[ImportReport]]] = deque()
-    for batch in _batches(lines, batch_size):
-        parsed, refused = await _parsed(batch)
-        report += refused
-        ids = {line.command.record_id for line in parsed}
-        while under_way and (
-            len(under_way) == WRITES_UNDER_WAY or any(ids & named for named, _ in under_way)
-        ):
+    try:
+        for batch in _batches(lines, batch_size):
+            parsed, refused = await _parsed(batch)
+            report += refused
+            ids = {line.command.record_id for line in parsed}
+            while under_way and (
+                len(under_way) == WRITES_UNDER_WAY or any(ids & named for named, _ in under_way)
+            ):
+                report += await under_way.popleft()[1]
+            writing = asyncio.create_task(_write(pool, caller, parsed, len(batch), progress))
+            under_way.append((ids, writing))
+        while under_way:
             report += await under_way.popleft()[1]
-        writing = asyncio.create_task(_write(pool, caller, parsed, len(batch), progress))
-        under_way.append((ids, writing))
-    for _, writing in under_way:
-        report += await writing
+    finally:
+        # A write that failed (or an interrupted import) leaves none running behind it: each
+        # batch is all or nothing, and the ones not yet committed are rolled back.
+        for _, writing in under_way:
+            writing.cancel()
+        await asyncio.gather(*(writing for _, writing in under_way), return_exceptions=True)
     return report
 
 
