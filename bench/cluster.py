@@ -37,6 +37,18 @@ def cluster(root: Path) -> Iterator[Cluster]:
         postgres.stop()  # also after a failed start
 
 
+async def checkpoint(dsn: str) -> None:
+    """Write every dirty page out and start the WAL afresh. Run before each timed run, so
+    that none falls inside it, and so that the run writes into WAL files recycled from the
+    seeding's rather than creating (zero-filling) new ones: a server that has run a while
+    does the same, while a new cluster's first WAL files stall the commits that need them."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
 async def facts(dsn: str) -> dict[str, str]:
     """The server's version and the settings that matter for write throughput."""
     conn = await asyncpg.connect(dsn)

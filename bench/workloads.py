@@ -14,7 +14,7 @@ from typing import Protocol
 
 from rich.markup import escape
 
-from bench import api, pgbench, wrk
+from bench import api, cluster, pgbench, wrk
 from bench.context import ACCOUNT, QUICK, Bench, Sizes
 from bench.log_rates import LogRates, Storage
 from bench.report import Figure, Side
@@ -66,6 +66,7 @@ async def _service_side(
     threads = wrk.threads_for(clients)
     warm_seconds, run_seconds = bench.sizes.warmup_seconds, bench.sizes.run_seconds
     got = await bench.records(records_wanted(bench.sizes, per, clients), grow)
+    await cluster.checkpoint(bench.dsn)
     each = got.count // threads // per * per  # records for each wrk thread
     warm_span = int(each * warm_seconds / (warm_seconds + run_seconds)) // per * per
     url, watch = bench.service.url, bench.watch_service()
@@ -118,6 +119,7 @@ async def _raw_side(bench: Bench, per: int, clients: int, figure: Figure) -> Sid
     run_span = _span(raw_cap(per), run_seconds, clients, per)
     tag = bench.new_tag("x")
     await pgbench.add_run_rows(bench.dsn, tag, 0, clients * (warm_span + run_span))
+    await cluster.checkpoint(bench.dsn)
     folder, watch = bench.workdir / tag, bench.watch_raw()
     if warm_seconds:
         script = pgbench.export_script(tag, 0, warm_span, per)
