@@ -29,18 +29,13 @@ class RecordFacts:
     """One record's rows, as its whole stream makes them."""
 
     record: RecordRow
+    line_items: tuple[LineItemRow, ...]
     lifecycle: LifecycleRow
     attempts: tuple[ExportAttemptRow, ...]  # one per reported outcome, oldest first
-    state: RecordState  # the record as the whole stream leaves it
 
     @property
     def key(self) -> tuple[str, str]:
         return self.record.account_id, self.record.record_id
-
-    @property
-    def line_items(self) -> tuple[LineItemRow, ...]:
-        """Made when asked for: most folds (an export, a status change) leave them alone."""
-        return _line_items(self.record.account_id, self.state)
 
 
 def record_facts(stream: Sequence[RecordedEvent]) -> RecordFacts:
@@ -59,7 +54,9 @@ def record_facts(stream: Sequence[RecordedEvent]) -> RecordFacts:
             attempts.append(_attempt(stored, event, state))
     assert state is not None, "a stream holds at least one event"
     account = first.account_id
-    return RecordFacts(_record(account, state), stages, tuple(attempts), state)
+    return RecordFacts(
+        _record(account, state), _line_items(account, state), stages, tuple(attempts)
+    )
 
 
 def _next_stage(
