@@ -38,8 +38,9 @@ class RecordFacts:
         return self.record.account_id, self.record.record_id
 
 
-def record_facts(stream: Sequence[RecordedEvent]) -> RecordFacts:
-    """Fold a record's stream, from version 1, into its analytics rows."""
+def record_facts(stream: Sequence[RecordedEvent], *, line_items: bool = True) -> RecordFacts:
+    """Fold a record's stream, from version 1, into its analytics rows; without its line
+    items when the caller keeps those it has (line_items=False)."""
     first = stream[0]
     state: RecordState | None = None
     stages = LifecycleRow(
@@ -54,9 +55,8 @@ def record_facts(stream: Sequence[RecordedEvent]) -> RecordFacts:
             attempts.append(_attempt(stored, event, state))
     assert state is not None, "a stream holds at least one event"
     account = first.account_id
-    return RecordFacts(
-        _record(account, state), _line_items(account, state), stages, tuple(attempts)
-    )
+    items = _line_items(account, state) if line_items else ()
+    return RecordFacts(_record(account, state), items, stages, tuple(attempts))
 
 
 def _next_stage(

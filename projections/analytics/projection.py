@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from domain.records import RECORD_EVENTS, RecordCreated, RecordRevised
 from eventstore.streams import Stream
 from eventstore.types import Conn
-from projections.analytics.fold import RecordFacts, daily_totals, record_facts
+from projections.analytics.fold import daily_totals, record_facts
 from projections.analytics.rows import (
     DAILY_EXPORTS,
     EXPORT_ATTEMPTS,
@@ -55,20 +55,20 @@ class AnalyticsProjection:
     async def project(
         self, conn: Conn, schema: str, streams: Sequence[Stream], *, fresh: bool
     ) -> None:
-        facts = await fold_each(streams, record_facts)
-        known = {} if fresh else await _known_versions(conn, schema, facts)
+        known = {} if fresh else await _known_versions(conn, schema, streams)
+        # Line items follow the content: a record whose new events left it alone (made
+        # ready, reported on) keeps the rows it has, and its fold does not make them.
+        revised = {
+            _key(stream)
+            for stream in streams
+            if _content_changed(stream, known.get(_key(stream), 0))
+        }
+        facts = await fold_each(streams, lambda s: record_facts(s, line_items=_key(s) in revised))
         changed = [f for f in facts if f.record.version > known.get(f.key, 0)]
         attempts = [a for f in changed for a in f.attempts if a.version > known.get(f.key, 0)]
         records = [f.record for f in changed]
         stages = [f.lifecycle for f in changed]
-        # Line items follow the content: a record whose new events left it alone (made
-        # ready, reported on) keeps the rows it has.
-        revised = {
-            f.key
-            for stream, f in zip(streams, facts, strict=True)
-            if _content_changed(stream, after=known.get(f.key, 0))
-        }
-        items = [item for f in changed if f.key in revised for item in f.line_items]
+        items = [item for f in changed for item in f.line_items]
         if fresh:
             await RECORDS.copy(conn, schema, records)
             await RECORD_LIFECYCLE.copy(conn, schema, stages)
@@ -87,20 +87,24 @@ class AnalyticsProjection:
 _CONTENT_EVENTS = frozenset({RecordCreated.__name__, RecordRevised.__name__})
 
 
+def _key(stream: Stream) -> tuple[str, str]:
+    return stream[0].account_id, stream[0].stream_id
+
+
 def _content_changed(stream: Stream, after: int) -> bool:
     """Whether the stream's events after version `after` made or changed the content."""
     return any(e.version > after and e.type in _CONTENT_EVENTS for e in stream)
 
 
 async def _known_versions(
-    conn: Conn, schema: str, facts: Sequence[RecordFacts]
+    conn: Conn, schema: str, streams: Sequence[Stream]
 ) -> dict[tuple[str, str], int]:
-    if not facts:
+    if not streams:
         return {}
     rows = await conn.fetch(
         _KNOWN.format(records=RECORDS.at(schema)),
-        [f.key[0] for f in facts],
-        [f.key[1] for f in facts],
+        [stream[0].account_id for stream in streams],
+        [stream[0].stream_id for stream in streams],
     )
     return {(r["account_id"], r["record_id"]): r["version"] for r in rows}
 
