@@ -10,7 +10,11 @@ from typing import Any
 import asyncpg
 from aiohttp.test_utils import TestClient, TestServer
 
+from eventstore.store import read_stream
+from eventstore.streams import Stream
 from eventstore.types import Conn
+from projections.analytics import projection as analytics_projection
+from projections.analytics.fold import RecordFacts, record_facts
 from projections.analytics.projection import ANALYTICS
 from projections.catchup import catch_up, lag
 from projections.rebuild import PROJECTIONS
@@ -181,3 +185,36 @@ async def test_line_items_follow_a_revision_and_stay_through_later_events(
     assert await _line_item_ids(pool, account, record_id) == ["c", "d"]
     async with pool.acquire() as conn:
         assert await actual_tables(conn, [account]) == await expected_tables(conn, [account])
+
+
+async def test_a_fold_makes_line_item_rows_only_for_a_record_whose_content_changed(
+    client: Client, account: str, auth: dict[str, str], monkeypatch: Any
+) -> None:
+    """A report leaves the content alone: its round folds the record without making the
+    line-item rows it would throw away, and every other row is the full fold's."""
+    pool = client.server.app[POOL]  # type: ignore[union-attr]
+    await create_integration(client, auth)
+    record_id = (await put_record(client, auth))["id"]
+    await set_status(client, auth, record_id, "READY_FOR_EXPORT")
+    await settle(pool)
+    asked: list[bool] = []
+
+    def spied(stream: Stream, *, line_items: bool = True) -> RecordFacts:
+        asked.append(line_items)
+        return record_facts(stream, line_items=line_items)
+
+    monkeypatch.setattr(analytics_projection, "record_facts", spied)
+    code, answer = await export(client, auth, [ok(record_id)])
+    assert code == 200, answer
+    await settle(pool)
+    assert asked == [False]
+    async with pool.acquire() as conn:
+        stream = await read_stream(conn, account, record_id)
+        assert await actual_tables(conn, [account]) == await expected_tables(conn, [account])
+    whole, bare = record_facts(stream), record_facts(stream, line_items=False)
+    assert whole.line_items and bare.line_items == ()
+    assert (bare.record, bare.lifecycle, bare.attempts) == (
+        whole.record,
+        whole.lifecycle,
+        whole.attempts,
+    )
