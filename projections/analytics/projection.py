@@ -101,10 +101,9 @@ async def _known_versions(
 ) -> dict[tuple[str, str], int]:
     if not streams:
         return {}
+    keys = [_key(stream) for stream in streams]
     rows = await conn.fetch(
-        _KNOWN.format(records=RECORDS.at(schema)),
-        [stream[0].account_id for stream in streams],
-        [stream[0].stream_id for stream in streams],
+        _KNOWN.format(records=RECORDS.at(schema)), [a for a, _ in keys], [r for _, r in keys]
     )
     return {(r["account_id"], r["record_id"]): r["version"] for r in rows}
 
