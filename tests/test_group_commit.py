@@ -102,6 +102,30 @@ async def test_concurrent_commands_are_written_together_each_with_its_outcome(
     assert state == "READY_FOR_EXPORT"  # the refused batch wrote nothing: all or nothing
 
 
+async def test_commands_that_reach_the_queue_a_turn_or_two_later_join_the_batch(
+    pool: asyncpg.Pool, account: str
+) -> None:
+    """Requests received together reach the queue over the next loop turns (each handler
+    runs as a task of its own): the batch waits for them rather than leaving without."""
+    ids = await ready(pool, account, 3)
+    taken = await statements(pool)
+    group = GroupCommit(pool)
+
+    async def run_after(turns: int, caller: Caller, command: Any) -> Completed:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        return await group.run(caller, command)
+
+    outcomes = await asyncio.gather(
+        *(run_after(n, Caller(account, "c", f"r{n}"), export(rid)) for n, rid in enumerate(ids))
+    )
+    for _ in range(5):
+        await asyncio.sleep(0)  # query-logger callbacks come on later loop turns
+
+    assert [o.result for o in outcomes] == [[rid] for rid in ids]
+    assert len(taken) == 2, taken  # one read and one write for the three
+
+
 async def test_one_key_twice_in_one_batch_runs_once(pool: asyncpg.Pool, account: str) -> None:
     ids = await ready(pool, account, 3)
     group = GroupCommit(pool)

@@ -11,6 +11,12 @@ batch, does not fail its neighbours, and each keeps its Idempotency-Key and its
 all-or-nothing. A command naming many records goes alone, so that small ones never wait
 behind it.
 
+A batch is taken two turns of the event loop after its first command arrived
+(`gather_turns`), not at once: a request received with it becomes a handler task in one
+turn and reaches the queue in the next, and so joins the batch instead of starting one of
+its own. A turn is a poll of the sockets, not a timer: a command alone waits only for
+those two polls.
+
 A caller that goes away (its request timed out) takes its command with it while it waits,
 and the whole batch when it was the batch's only caller; in a batch with others its
 command is written with theirs, and a retry with its Idempotency-Key gets that outcome.
@@ -60,12 +66,14 @@ class GroupCommit:
         max_batch: int = 64,
         parallel: int = 2,
         alone_from: int = 50,
+        gather_turns: int = 2,
     ) -> None:
         self._pool = pool
         self._retries = retries
         self._max_batch = max_batch
         self._parallel = parallel
         self._alone_from = alone_from  # records: a command this big is not batched
+        self._gather_turns = gather_turns
         self._waiting: deque[_Waiting] = deque()
         self._flushing: set[asyncio.Task[None]] = set()
 
@@ -81,6 +89,8 @@ class GroupCommit:
         return await done
 
     async def _flush(self) -> None:
+        for _ in range(self._gather_turns):
+            await asyncio.sleep(0)  # commands already received reach the queue meanwhile
         while self._waiting:
             count = min(len(self._waiting), self._max_batch)
             taken = [self._waiting.popleft() for _ in range(count)]
