@@ -1,15 +1,15 @@
 """Group commit: concurrent commands are decided one by one but written together.
 
 While a batch is being read, decided and written (two round trips), the commands that
-arrive wait; then they go as the next batch. At low load a batch is one command and nothing
-waits; under load a batch holds what arrived during one write, so the database sees one
-read and one write statement for many commands instead of two for each. A few batches may
-be under way at once (`parallel`), so that one's round trips overlap another's deciding;
-two that touch the same record are ordered by the database, and the later one decides
-again. Each command keeps its own outcome: one that is refused, or loses a race inside the
-batch, does not fail its neighbours, and each keeps its Idempotency-Key and its
-all-or-nothing. A command naming many records goes alone, so that small ones never wait
-behind it.
+arrive wait; then they go as the next batch. At low load a batch is one command and waits
+for nothing but two turns of the event loop (below); under load a batch holds what
+arrived during one write, so the database sees one read and one write statement for many
+commands instead of two for each. A few batches may be under way at once (`parallel`), so
+that one's round trips overlap another's deciding; two that touch the same record are
+ordered by the database, and the later one decides again. Each command keeps its own
+outcome: one that is refused, or loses a race inside the batch, does not fail its
+neighbours, and each keeps its Idempotency-Key and its all-or-nothing. A command naming
+many records goes alone, so that small ones never wait behind it.
 
 A batch is taken two turns of the event loop after its first command arrived
 (`gather_turns`), not at once: a request received with it becomes a handler task in one
