@@ -55,7 +55,7 @@ class Settings(BaseSettings):
         default=True, description="Write concurrent small commands together (one statement)"
     )
     group_commit_max: int = Field(default=64, ge=1, description="Commands in one group write")
-    group_commit_parallel: int = Field(default=2, ge=1, description="Group writes under way")
+    group_commit_parallel: int = Field(default=3, ge=1, description="Group writes under way")
     catchup_process: bool = Field(
         default=True,
         description="Run them in a child process (another core) rather than the request loop",

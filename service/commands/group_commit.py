@@ -64,7 +64,7 @@ class GroupCommit:
         *,
         retries: int = 10,
         max_batch: int = 64,
-        parallel: int = 2,
+        parallel: int = 3,
         alone_from: int = 50,
         gather_turns: int = 2,
     ) -> None:
